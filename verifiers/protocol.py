@@ -1,0 +1,31 @@
+"""What a verifier module offers the engine.
+
+A verifier is a module (or object) with:
+- `NAME: str` and `VERSION: str` (bump VERSION whenever a verdict could change: it is part of the cache key);
+- `cache_key(attempt: Attempt) -> str`: a cheap, deterministic string of exactly what the verdict depends on
+  (for math: the extracted answer and the reference; for code: the extracted program and the reference), so a GRPO
+  group that repeats an answer is judged once. It must run in well under a millisecond for a bounded input and
+  never raise;
+- `verify(attempt: Attempt) -> Verdict`: the judgement. Pure: no global mutable state, no signals, thread-safe.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from verifiers.verdict import Attempt, Verdict
+
+
+class Verifier(Protocol):
+    """Structural type of a verifier module."""
+
+    NAME: str
+    VERSION: str
+
+    def cache_key(self, attempt: Attempt) -> str:  # pragma: no cover - protocol
+        """The part of the attempt the verdict depends on."""
+        ...
+
+    def verify(self, attempt: Attempt) -> Verdict:  # pragma: no cover - protocol
+        """Judge the attempt."""
+        ...
