@@ -7,6 +7,9 @@ A verifier is a module (or object) with:
   group that repeats an answer is judged once. It must run in well under a millisecond for a bounded input and
   never raise;
 - `verify(attempt: Attempt) -> Verdict`: the judgement. Pure: no global mutable state, no signals, thread-safe.
+- optionally `budget_s(attempt: Attempt) -> float`: how many seconds of wall time a verdict may need (a code item
+  with 50 tests needs more than a math item). The engine's hard per-item deadline is the smaller of this and its
+  configured maximum; without it the engine's default per-item deadline applies.
 """
 
 from __future__ import annotations
