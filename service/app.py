@@ -1,0 +1,118 @@
+"""The HTTP face: FastAPI app with /v1/score, health, readiness, metrics and the compatible endpoints."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from service.cache import make_cache
+from service.components import Registry
+from service.engine import Engine, Overloaded
+from service.metrics import Metrics
+from service.models import ScoreRequest, ScoreResponse
+from service.settings import Settings
+
+log = logging.getLogger("aha.app")
+
+
+def build_engine(settings: Settings) -> Engine:
+    """An engine with its cache, registry and metrics, as the app and the CLI use it."""
+    cache = make_cache(
+        settings.redis_url,
+        settings.cache_ttl_s,
+        settings.memory_cache_items,
+        settings.redis_timeout_s,
+        settings.redis_retry_s,
+    )
+    return Engine(settings, cache, Registry.load(settings.custom_tasks), Metrics())
+
+
+def _optional_report(module_path: str, function: str) -> dict[str, Any]:
+    # Reports from parts other issues deliver (sandboxes, language model): absent parts say so.
+    try:
+        return getattr(importlib.import_module(module_path), function)()
+    except Exception as exc:  # noqa: BLE001
+        return {"usable": False, "reason": f"{module_path}.{function}: {type(exc).__name__}: {exc}"}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The ASGI app; one engine (worker pool, cache, metrics) per app."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = build_engine(settings)
+        try:
+            yield
+        finally:
+            await app.state.engine.close()
+
+    app = FastAPI(
+        title="Aha",
+        version="0.1.0",
+        description="Rule-based rewards and verification for RL on reasoning models.",
+        lifespan=lifespan,
+    )
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_body_bytes:
+            return JSONResponse(
+                {"detail": f"request body of {length} bytes exceeds the limit of {settings.max_body_bytes}"},
+                status_code=413,
+            )
+        return await call_next(request)
+
+    @app.post("/v1/score", response_model=ScoreResponse)
+    async def score(body: ScoreRequest, request: Request) -> Any:
+        """Score a batch of completions: one result per item, in order."""
+        engine: Engine = request.app.state.engine
+        if len(body.items) > settings.max_items:
+            return JSONResponse(
+                {"detail": f"{len(body.items)} items exceed the limit of {settings.max_items} per request"},
+                status_code=422,
+            )
+        started = time.perf_counter()
+        try:
+            response = await engine.score(body)
+        except Overloaded as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+        except ValueError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=422)
+        engine.metrics.request_seconds.labels(endpoint="/v1/score").observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(request: Request) -> Any:
+        """Readiness: which tasks, components, languages and cache are usable."""
+        engine: Engine = request.app.state.engine
+        report: dict[str, Any] = engine.registry.report()
+        report["cache"] = await engine.cache.status()
+        report["workers"] = engine.pool.workers
+        report["queue"] = {"depth": engine.queue_depth, "max": settings.max_queue}
+        report["sandbox"] = _optional_report("sandboxes", "isolation_report")
+        report["languages"] = _optional_report("sandboxes", "available_languages")
+        report["language_model"] = _optional_report("verifiers.language", "model_status")
+        report["status"] = "ready"
+        return report
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        """Prometheus text format."""
+        engine: Engine = request.app.state.engine
+        return Response(engine.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return app

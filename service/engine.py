@@ -1,0 +1,377 @@
+"""The engine every face goes through: validate, de-duplicate, cache, verify under deadlines, combine, advantage.
+
+One ``ScoreRequest`` in, one ``ScoreResponse`` out, one result per item in request order. Nothing that one item
+does (a bad field, a verifier that hangs or eats memory) changes what the other items get.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import math
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from service.cache import Cache
+from service.components import (
+    INLINE_VERIFIERS,
+    SHAPING_COMPONENTS,
+    VERIFIER_COMPONENTS,
+    Registry,
+    ShapingInput,
+)
+from service.metrics import Metrics
+from service.models import ItemResult, Message, ScoreItem, ScoreRequest, ScoreResponse, ScoreStats
+from service.pool import VerifierPool, call_verifier
+from service.profiles import Recipe, resolve
+from service.settings import Settings
+from verifiers.verdict import Attempt, Status, Verdict
+
+log = logging.getLogger("aha.engine")
+
+INVALID_ITEM = "invalid_item"
+ADVANTAGE_EPS = 1e-4
+# Which verdict speaks for the item when the recipe has several components.
+_PRIMARY_ORDER = ("accuracy", "format", "language")
+
+
+class Overloaded(Exception):
+    """The bounded queue is full; the caller should retry after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"queue full, retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Job:
+    """One verifier call, identified by the hash of everything its verdict depends on."""
+
+    key: str
+    module_path: str
+    attempt: Attempt
+    timeout: float
+    inline: bool
+
+
+@dataclass
+class Plan:
+    """What one item needs: its verifier jobs, shaping components, and any reason it cannot be scored."""
+
+    index: int
+    id: str
+    task: str
+    weights: Mapping[str, float] = field(default_factory=dict)
+    error: str | None = None
+    jobs: dict[str, Job] = field(default_factory=dict)
+    broken: dict[str, Verdict] = field(default_factory=dict)
+    shaping: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    signed_accuracy: bool = False
+    text: str = ""
+    length: int = 0
+    think_prefilled: bool = False
+
+
+def message_text(value: str | list[Message] | None, roles: tuple[str, ...]) -> str:
+    """Plain text of a completion or prompt given as a string or as chat messages of the given roles."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return "\n".join(m.content or "" for m in value if not roles or m.role in roles)
+
+
+def _json_size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    return len(json.dumps(value, default=str))
+
+
+class Engine:
+    """Scores batches; owns the worker pool, the cache and the metrics of one service instance."""
+
+    def __init__(self, settings: Settings, cache: Cache, registry: Registry, metrics: Metrics) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.registry = registry
+        self.metrics = metrics
+        self.pool = VerifierPool(settings.workers, settings.worker_memory_mb, registry.pool_modules())
+        self._in_flight_items = 0
+        self._running: dict[str, asyncio.Task[Verdict]] = {}
+
+    async def close(self) -> None:
+        """Stop workers and close the cache."""
+        self.pool.close()
+        await self.cache.close()
+
+    @property
+    def queue_depth(self) -> int:
+        """Items accepted and not yet answered."""
+        return self._in_flight_items
+
+    def recipe(self, request: ScoreRequest) -> Recipe:
+        """The request's profile with its overrides; ValueError (a 422) when they make no sense."""
+        return resolve(request.profile, request.weights, request.options, set(self.registry.components))
+
+    async def score(self, request: ScoreRequest) -> ScoreResponse:
+        """Score every item of the request; raises ``Overloaded`` or ``ValueError`` (bad recipe) only."""
+        recipe = self.recipe(request)
+        count = len(request.items)
+        if self._in_flight_items and self._in_flight_items + count > self.settings.max_queue:
+            self.metrics.rejected.inc()
+            raise Overloaded(retry_after=max(1, math.ceil(self._in_flight_items / (50 * self.settings.workers))))
+        self._in_flight_items += count
+        self.metrics.queue_depth.set(self._in_flight_items)
+        try:
+            return await self._score(request, recipe)
+        finally:
+            self._in_flight_items -= count
+            self.metrics.queue_depth.set(self._in_flight_items)
+
+    async def _score(self, request: ScoreRequest, recipe: Recipe) -> ScoreResponse:
+        started = time.perf_counter()
+        plans = [self._plan(i, item, recipe) for i, item in enumerate(request.items)]
+        jobs: dict[str, Job] = {}
+        for plan in plans:
+            for job in plan.jobs.values():
+                jobs.setdefault(job.key, job)
+
+        hits: dict[str, Verdict] = {}
+        if request.use_cache and jobs:
+            for key, data in (await self.cache.get_many(list(jobs))).items():
+                try:
+                    hits[key] = Verdict.from_dict(data)
+                except (KeyError, TypeError, ValueError):
+                    continue
+        self.metrics.cache_hits.inc(len(hits))
+        self.metrics.cache_misses.inc(len(jobs) - len(hits))
+
+        verdicts: dict[str, Verdict] = dict(hits)
+        pending = [job for key, job in jobs.items() if key not in hits]
+        for job in pending:
+            if job.inline:
+                verdicts[job.key] = self._run_inline(job)
+        remote = [job for job in pending if not job.inline]
+        if remote:
+            done = await asyncio.gather(*(self._run_shared(job) for job in remote))
+            verdicts.update(zip((job.key for job in remote), done, strict=True))
+        fresh = {job.key: verdicts[job.key].to_dict() for job in pending if verdicts[job.key].decided}
+        if request.use_cache and fresh:
+            await self.cache.set_many(fresh)
+
+        results = [self._result(plan, verdicts, hits) for plan in plans]
+        self._advantages(results, [item.group for item in request.items], request.advantage)
+        for plan, result in zip(plans, results, strict=True):
+            self.metrics.items.labels(task=plan.task[:64], status=result.status).inc()
+        timeouts = sum(1 for job in pending if verdicts[job.key].status == Status.TIMEOUT)
+        stats = ScoreStats(
+            items=len(plans),
+            unique_jobs=len(jobs),
+            cache_hits=len(hits),
+            verified=len(pending),
+            timeouts=timeouts,
+            invalid=sum(1 for plan in plans if plan.error),
+            seconds=round(time.perf_counter() - started, 6),
+        )
+        return ScoreResponse(results=results, stats=stats)
+
+    # -- planning ---------------------------------------------------------------------------------------------
+
+    def _plan(self, index: int, item: ScoreItem, recipe: Recipe) -> Plan:
+        plan = Plan(index=index, id=item.id if item.id is not None else str(index), task=item.task)
+        s = self.settings
+        text = message_text(item.completion, ("assistant",))
+        prompt = message_text(item.prompt, ())
+        plan.text = text
+        plan.length = item.length if item.length is not None else len(text)
+        plan.think_prefilled = prompt.rstrip().endswith("<think>")
+        if item.task not in self.registry.tasks:
+            plan.error = f"unknown task {item.task!r}; known: {', '.join(sorted(self.registry.tasks))}"
+            return plan
+        task_verifier = self.registry.tasks[item.task]
+        if len(text) > s.max_completion_chars:
+            plan.error = f"completion has {len(text)} characters; the limit is {s.max_completion_chars}"
+            return plan
+        if len(prompt) > s.max_prompt_chars:
+            plan.error = f"prompt has {len(prompt)} characters; the limit is {s.max_prompt_chars}"
+            return plan
+        if task_verifier is not None and item.reference is None:
+            plan.error = f"task {item.task!r} needs a reference"
+            return plan
+        if item.reference is not None and _json_size(item.reference) > s.max_reference_chars:
+            plan.error = f"reference is larger than the limit of {s.max_reference_chars} characters"
+            return plan
+        unknown = set(item.options or {}) - set(self.registry.components)
+        if unknown:
+            plan.error = f"unknown component(s) in item options: {', '.join(sorted(unknown))}"
+            return plan
+
+        weights = dict(recipe.weights)
+        if task_verifier is None:
+            weights.pop("accuracy", None)  # a task without ground truth has no accuracy to weigh
+        if not weights:
+            plan.error = f"profile {recipe.profile!r} has no component that applies to task {item.task!r}"
+            return plan
+        plan.weights = weights
+        for component in weights:
+            options = {**recipe.options.get(component, {}), **(item.options or {}).get(component, {})}
+            if component == "accuracy":
+                plan.signed_accuracy = bool(options.pop("signed", False))
+                self._add_job(
+                    plan,
+                    component,
+                    task_verifier,
+                    Attempt(text, item.reference, prompt or None, item.language, options),
+                )
+            elif component in VERIFIER_COMPONENTS:
+                self._add_job(
+                    plan,
+                    component,
+                    VERIFIER_COMPONENTS[component],
+                    Attempt(text, None, prompt or None, item.language, options),
+                )
+            elif component in SHAPING_COMPONENTS:
+                if component in self.registry.shaping:
+                    plan.shaping[component] = options
+                else:
+                    plan.unavailable[component] = self.registry.shaping_reason
+        return plan
+
+    def _add_job(self, plan: Plan, component: str, module_path: str | None, attempt: Attempt) -> None:
+        info = self.registry.verifiers.get(module_path or "")
+        if info is None or info.module is None:
+            plan.unavailable[component] = info.reason if info else f"no verifier for {component}"
+            return
+        module = info.module
+        try:
+            content_key = module.cache_key(attempt)
+            budget = float(module.budget_s(attempt)) if hasattr(module, "budget_s") else self.settings.item_timeout_s
+        except Exception as exc:  # noqa: BLE001 - a verifier bug on one item stays on that item
+            plan.broken[component] = Verdict(
+                0.0, Status.VERIFIER_ERROR, f"{module_path}.cache_key raised {type(exc).__name__}: {exc}"[:300]
+            )
+            return
+        digest = hashlib.sha256(f"{module_path}\0{info.version}\0{content_key}".encode()).hexdigest()
+        timeout = min(max(budget, 0.1), self.settings.max_item_timeout_s)
+        plan.jobs[component] = Job(digest, module_path, attempt, timeout, module_path in INLINE_VERIFIERS)
+
+    # -- running ----------------------------------------------------------------------------------------------
+
+    def _run_inline(self, job: Job) -> Verdict:
+        started = time.perf_counter()
+        verdict = Verdict.from_dict(call_verifier(job.module_path, job.attempt))
+        self.metrics.verify_seconds.labels(verifier=job.module_path).observe(time.perf_counter() - started)
+        return verdict
+
+    async def _run_shared(self, job: Job) -> Verdict:
+        # Concurrent requests that need the same verdict share one worker call (GRPO groups often repeat).
+        task = self._running.get(job.key)
+        if task is None:
+            task = asyncio.ensure_future(self._run_pool(job))
+            self._running[job.key] = task
+            task.add_done_callback(lambda _t, key=job.key: self._running.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _run_pool(self, job: Job) -> Verdict:
+        started = time.perf_counter()
+        verdict = await self.pool.run(job.module_path, job.attempt, job.timeout)
+        self.metrics.verify_seconds.labels(verifier=job.module_path).observe(time.perf_counter() - started)
+        if verdict.status == Status.TIMEOUT:
+            self.metrics.timeouts.labels(verifier=job.module_path).inc()
+        return verdict
+
+    # -- combining --------------------------------------------------------------------------------------------
+
+    def _result(self, plan: Plan, verdicts: Mapping[str, Verdict], hits: Mapping[str, Verdict]) -> ItemResult:
+        if plan.error:
+            return ItemResult(
+                id=plan.id, reward=None, components={}, status=INVALID_ITEM, reason=plan.error, details={}
+            )
+        by_component: dict[str, Verdict] = {c: verdicts[j.key] for c, j in plan.jobs.items()}
+        by_component.update(plan.broken)
+        components: dict[str, float | None] = {}
+        details: dict[str, Any] = {}
+        for component, verdict in by_component.items():
+            value = verdict.score
+            if component == "accuracy" and plan.signed_accuracy:
+                value = 2.0 * value - 1.0
+            components[component] = value if verdict.decided else None
+            details[component] = {"status": str(verdict.status), "reason": verdict.reason, **verdict.details}
+        accuracy = by_component.get("accuracy")
+        shaping_input = ShapingInput(plan.text, plan.length, plan.think_prefilled, accuracy)
+        for component, options in plan.shaping.items():
+            if component == "cosine" and accuracy is not None and not accuracy.decided:
+                components[component] = None
+                details[component] = {"status": str(accuracy.status), "reason": "accuracy was not decided"}
+                continue
+            try:
+                value = float(self.registry.shaping[component](shaping_input, options))
+            except (ValueError, KeyError, TypeError) as exc:
+                return ItemResult(
+                    id=plan.id,
+                    reward=None,
+                    components={},
+                    status=INVALID_ITEM,
+                    reason=f"bad options for {component}: {exc}",
+                    details={},
+                )
+            components[component] = value
+            details[component] = {"status": "scored", "options": dict(options)}
+        for component, reason in plan.unavailable.items():
+            components[component] = None
+            details[component] = {"status": Status.UNAVAILABLE.value, "reason": reason}
+
+        status, reason = self._status(plan, by_component)
+        reward = None
+        if all(components.get(c) is not None for c in plan.weights):
+            reward = sum(w * float(components[c]) for c, w in plan.weights.items())  # type: ignore[arg-type]
+        cached = bool(plan.jobs) and all(j.key in hits for j in plan.jobs.values())
+        return ItemResult(
+            id=plan.id,
+            reward=reward,
+            components=components,
+            status=status,
+            reason=reason,
+            details=details,
+            cached=cached,
+        )
+
+    @staticmethod
+    def _status(plan: Plan, by_component: Mapping[str, Verdict]) -> tuple[str, str]:
+        if plan.unavailable:
+            component, why = next(iter(plan.unavailable.items()))
+            return Status.UNAVAILABLE.value, f"{component} is unavailable: {why}"
+        for component, verdict in by_component.items():
+            if not verdict.decided:
+                return str(verdict.status), f"{component}: {verdict.reason}"
+        for component in _PRIMARY_ORDER:
+            if component in by_component:
+                verdict = by_component[component]
+                return str(verdict.status), verdict.reason
+        return "scored", "shaping components only"
+
+    @staticmethod
+    def _advantages(results: list[ItemResult], groups: list[str | None], mode: str) -> None:
+        if mode == "none":
+            return
+        members: dict[str, list[ItemResult]] = defaultdict(list)
+        for result, group in zip(results, groups, strict=True):
+            if group is not None and result.reward is not None:
+                members[group].append(result)
+        for group_results in members.values():
+            rewards = [r.reward for r in group_results]
+            mean = sum(rewards) / len(rewards)  # type: ignore[arg-type]
+            if mode == "center" or len(rewards) == 1:
+                scale = 1.0
+            else:
+                # Sample standard deviation, as TRL's GRPOTrainer computes it.
+                var = sum((x - mean) ** 2 for x in rewards) / (len(rewards) - 1)  # type: ignore[operator]
+                scale = math.sqrt(var) + ADVANTAGE_EPS
+            for r in group_results:
+                r.advantage = (r.reward - mean) / scale  # type: ignore[operator]

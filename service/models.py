@@ -1,0 +1,88 @@
+"""The wire contract of ``POST /v1/score`` as pydantic models (see ``shared/design.md``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Message(BaseModel):
+    """One chat message, for conversational prompts and completions (TRL's format)."""
+
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | None = None
+
+
+class ScoreItem(BaseModel):
+    """One completion to score.
+
+    Fields that are wrong for their task (unknown task, missing reference, over-long completion) are not a 422: the
+    item comes back with status ``invalid_item`` and the rest of the batch is scored.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(None, max_length=512, description="Echoed back; defaults to the item's index")
+    task: str = Field(..., max_length=64, description="Which verifier judges accuracy: math, code, format, …")
+    completion: str | list[Message] = Field(..., description="Model output, plain or as chat messages")
+    reference: Any = Field(None, description="Ground truth: a string for math, an object for code")
+    prompt: str | list[Message] | None = Field(None, description="The prompt, used for language and <think>")
+    group: str | None = Field(None, max_length=512, description="GRPO group: advantages are computed within it")
+    language: str | None = Field(None, max_length=16, description="Target language of the chain of thought")
+    length: int | None = Field(None, ge=0, description="Completion length in tokens, for length shaping")
+    options: dict[str, dict[str, Any]] | None = Field(
+        None, description="Per-item options by component, e.g. {'format': {'layout': 'r1'}}"
+    )
+
+
+class ScoreRequest(BaseModel):
+    """A batch of completions and how to turn verdicts into rewards."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ScoreItem] = Field(..., min_length=1)
+    profile: str = Field("accuracy", description="Named reward recipe: accuracy, r1-zero, r1, dapo, format")
+    weights: dict[str, float] | None = Field(
+        None, description="Inline component weights; they replace the profile's weight of each named component"
+    )
+    options: dict[str, dict[str, Any]] | None = Field(
+        None, description="Options by component for every item, e.g. {'overlong': {'max_length': 4096}}"
+    )
+    advantage: Literal["grpo", "center", "none"] = Field(
+        "grpo", description="grpo: (r - mean) / (std + 1e-4) per group; center: r - mean; none: no advantages"
+    )
+    use_cache: bool = Field(True, description="Read and write the result cache")
+
+
+class ItemResult(BaseModel):
+    """The reward of one item and how it was made."""
+
+    id: str
+    reward: float | None = Field(description="Weighted sum of components; null when a verdict is undecided")
+    components: dict[str, float | None]
+    status: str
+    reason: str
+    details: dict[str, Any]
+    advantage: float | None = None
+    cached: bool = False
+
+
+class ScoreStats(BaseModel):
+    """What the engine did for one request."""
+
+    items: int
+    unique_jobs: int
+    cache_hits: int
+    verified: int
+    timeouts: int
+    invalid: int
+    seconds: float
+
+
+class ScoreResponse(BaseModel):
+    """One result per item, in request order."""
+
+    results: list[ItemResult]
+    stats: ScoreStats
