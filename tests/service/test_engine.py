@@ -1,0 +1,125 @@
+"""The engine in-process (the same object the HTTP app and the CLI use): combining, advantages, de-duplication."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Iterator
+
+import pytest
+
+from service.app import build_engine
+from service.engine import Engine, Overloaded
+from service.models import ScoreRequest
+from service.settings import Settings
+
+GOOD = "<think>r</think><answer>4</answer>"
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Engine]:
+    eng = build_engine(
+        Settings(
+            workers=1,
+            custom_tasks={"echo": "tests.service.chaos.echo", "ghost": "tests.service.chaos.not_there"},
+            max_queue=10,
+        )
+    )
+    yield eng
+    asyncio.run(eng.close())
+
+
+def score(engine: Engine, **body):
+    return asyncio.run(engine.score(ScoreRequest(**body)))
+
+
+def echo(answer: str, group: str | None = "g", **extra) -> dict:
+    return {"task": "echo", "completion": answer, "reference": "1", "group": group, **extra}
+
+
+def test_grpo_advantage_is_group_normalised_with_sample_std(engine):
+    out = score(engine, items=[echo("1"), echo("0"), echo("0"), echo("1", group="h"), echo("0", group="h")])
+    rewards = [r.reward for r in out.results]
+    assert rewards == [1.0, 0.0, 0.0, 1.0, 0.0]
+    mean, std = 1 / 3, math.sqrt(((2 / 3) ** 2 + 2 * (1 / 3) ** 2) / 2)
+    assert out.results[0].advantage == pytest.approx((1 - mean) / (std + 1e-4))
+    assert out.results[1].advantage == pytest.approx((0 - mean) / (std + 1e-4))
+    assert out.results[3].advantage == pytest.approx(0.5 / (math.sqrt(0.5) + 1e-4))
+
+
+def test_center_mode_and_none_mode(engine):
+    centred = score(engine, items=[echo("1"), echo("0"), echo("0")], advantage="center")
+    assert [r.advantage for r in centred.results] == pytest.approx([2 / 3, -1 / 3, -1 / 3])
+    none = score(engine, items=[echo("1"), echo("0")], advantage="none")
+    assert [r.advantage for r in none.results] == [None, None]
+
+
+def test_items_without_reward_are_left_out_of_their_group(engine):
+    out = score(engine, items=[echo("1"), echo("0"), {"task": "echo", "completion": "1", "group": "g"}])
+    assert out.results[2].status == "invalid_item" and out.results[2].advantage is None
+    assert out.results[0].advantage == pytest.approx(0.5 / (math.sqrt(0.5) + 1e-4))
+
+
+def test_weights_combine_components(engine):
+    out = score(engine, profile="r1-zero", weights={"format": 0.25}, items=[echo(GOOD), echo("1")])
+    # accuracy (echo) is wrong for GOOD, right for "1"; format the other way round
+    assert out.results[0].components == {"accuracy": 0.0, "format": 1.0}
+    assert out.results[0].reward == 0.25
+    assert out.results[1].reward == 1.0
+    assert out.results[1].status == "correct"  # the accuracy verdict speaks for the item
+
+
+def test_signed_accuracy_maps_to_plus_minus_one(engine):
+    out = score(
+        engine,
+        profile="accuracy",
+        options={"accuracy": {"signed": True}},
+        items=[echo("1"), echo("2")],
+        advantage="none",
+    )
+    assert [r.reward for r in out.results] == [1.0, -1.0]
+
+
+def test_duplicates_are_judged_once(engine):
+    out = score(engine, items=[echo("7", id=str(i)) for i in range(50)] + [echo("8")], use_cache=False)
+    assert out.stats.unique_jobs == 2 and out.stats.verified == 2
+    assert [r.id for r in out.results[:3]] == ["0", "1", "2"]
+
+
+def test_conversational_completions_and_prompts(engine):
+    out = score(
+        engine,
+        profile="format",
+        items=[
+            {
+                "task": "format",
+                "prompt": [{"role": "user", "content": "Solve it. <think>"}],
+                "completion": [{"role": "assistant", "content": "thinking</think><answer>4</answer>"}],
+            }
+        ],
+    )
+    assert out.results[0].reward == 1.0
+
+
+def test_overload_is_refused_while_work_is_in_flight(engine):
+    async def scenario() -> None:
+        engine._in_flight_items = 9  # as if another request held 9 of the 10 queue slots
+        try:
+            with pytest.raises(Overloaded) as info:
+                await engine.score(ScoreRequest(items=[echo("1"), echo("1")]))
+            assert info.value.retry_after >= 1
+        finally:
+            engine._in_flight_items = 0
+        ok = await engine.score(ScoreRequest(items=[echo("1"), echo("1")]))
+        assert ok.results[0].reward == 1.0
+
+    asyncio.run(scenario())
+
+
+def test_unavailable_component_gives_no_reward_rather_than_a_fake_one(engine):
+    out = score(engine, profile="r1-zero", items=[{"task": "ghost", "completion": GOOD, "reference": "4"}])
+    r = out.results[0]
+    assert r.reward is None and r.status == "unavailable"
+    assert r.components == {"accuracy": None, "format": 1.0}
+    assert "cannot import tests.service.chaos.not_there" in r.reason
+    assert engine.registry.report()["tasks"]["ghost"]["usable"] is False
