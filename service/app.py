@@ -42,6 +42,23 @@ def _optional_report(module_path: str, function: str) -> dict[str, Any]:
         return {"usable": False, "reason": f"{module_path}.{function}: {type(exc).__name__}: {exc}"}
 
 
+class BodyLimit:
+    """Refuse a request whose declared body is over the limit before reading it (plain ASGI: no per-request task)."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                    detail = f"request body of {int(value)} bytes exceeds the limit of {self.max_bytes}"
+                    await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The ASGI app; one engine (worker pool, cache, metrics) per app."""
     settings = settings or Settings()
@@ -61,15 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_body_bytes:
-            return JSONResponse(
-                {"detail": f"request body of {length} bytes exceeds the limit of {settings.max_body_bytes}"},
-                status_code=413,
-            )
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     @app.post("/v1/score", response_model=ScoreResponse)
     async def score(body: ScoreRequest, request: Request) -> Any:
@@ -88,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except ValueError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=422)
         engine.metrics.request_seconds.labels(endpoint="/v1/score").observe(time.perf_counter() - started)
-        return response
+        # Serialise once with pydantic-core; FastAPI's generic path would validate the response model again.
+        return Response(response.model_dump_json(), media_type="application/json")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
