@@ -1,0 +1,35 @@
+"""The deployment files, checked without a Docker engine (none runs here): parsed and cross-checked."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_compose_wires_replicated_api_to_redis():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert set(services) == {"redis", "api"}
+    api = services["api"]
+    assert api["build"] == "."
+    assert api["environment"]["AHA_REDIS_URL"].startswith("redis://redis:6379")
+    assert api["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert api["deploy"]["replicas"] >= 2
+    assert any(str(p).endswith(":8000") for p in api["ports"])
+    assert "redis-server" in services["redis"]["command"]
+
+
+def test_dockerfile_installs_what_run_installs_and_serves_the_exposed_port():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    run_script = (ROOT / "run").read_text()
+    wanted = set(re.findall(r'"[\w+-]+:([\w.+-]+)"', run_script)) - {"redis-server"}
+    installed = set(re.findall(r"[\w.+-]+", dockerfile.split("apt-get install", 1)[1].split("&&", 1)[0]))
+    assert wanted <= installed, f"Dockerfile lacks {wanted - installed}"
+    assert 'CMD ["aha", "serve", "--host", "0.0.0.0", "--port", "8000"]' in dockerfile
+    assert "EXPOSE 8000" in dockerfile
+    for package in ("service", "verifiers", "sandboxes"):
+        assert f"COPY {package} ./{package}" in dockerfile
