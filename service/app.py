@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from service.cache import make_cache
 from service.components import Registry
-from service.engine import Engine, Overloaded
+from service.engine import Engine, Overloaded, RecipeError
 from service.metrics import Metrics
 from service.models import ScoreRequest, ScoreResponse
 from service.settings import Settings
@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             response = await engine.score(body)
         except Overloaded as exc:
             return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
-        except ValueError as exc:
+        except RecipeError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=422)
         engine.metrics.request_seconds.labels(endpoint="/v1/score").observe(time.perf_counter() - started)
         # Serialise once with pydantic-core; FastAPI's generic path would validate the response model again.

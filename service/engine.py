@@ -40,6 +40,10 @@ ADVANTAGE_EPS = 1e-4
 _PRIMARY_ORDER = ("accuracy", "format", "language")
 
 
+class RecipeError(ValueError):
+    """The request's profile, weights or options make no sense (a 422)."""
+
+
 class Overloaded(Exception):
     """The bounded queue is full; the caller should retry after ``retry_after`` seconds."""
 
@@ -116,11 +120,14 @@ class Engine:
         return self._in_flight_items
 
     def recipe(self, request: ScoreRequest) -> Recipe:
-        """The request's profile with its overrides; ValueError (a 422) when they make no sense."""
-        return resolve(request.profile, request.weights, request.options, set(self.registry.components))
+        """The request's profile with its overrides; RecipeError (a 422) when they make no sense."""
+        try:
+            return resolve(request.profile, request.weights, request.options, set(self.registry.components))
+        except ValueError as exc:
+            raise RecipeError(str(exc)) from exc
 
     async def score(self, request: ScoreRequest) -> ScoreResponse:
-        """Score every item of the request; raises ``Overloaded`` or ``ValueError`` (bad recipe) only."""
+        """Score every item of the request; raises ``Overloaded`` or ``RecipeError`` only."""
         recipe = self.recipe(request)
         count = len(request.items)
         if self._in_flight_items and self._in_flight_items + count > self.settings.max_queue:
@@ -136,7 +143,7 @@ class Engine:
 
     async def _score(self, request: ScoreRequest, recipe: Recipe) -> ScoreResponse:
         started = time.perf_counter()
-        plans = [self._plan(i, item, recipe) for i, item in enumerate(request.items)]
+        plans = [self._safe_plan(i, item, recipe) for i, item in enumerate(request.items)]
         jobs: dict[str, Job] = {}
         for plan in plans:
             for job in plan.jobs.values():
@@ -165,7 +172,7 @@ class Engine:
         if request.use_cache and fresh:
             await self.cache.set_many(fresh)
 
-        results = [self._result(plan, verdicts, hits) for plan in plans]
+        results = [self._safe_result(plan, verdicts, hits) for plan in plans]
         self._advantages(results, [item.group for item in request.items], request.advantage)
         for plan, result in zip(plans, results, strict=True):
             self.metrics.items.labels(task=plan.task[:64], status=result.status).inc()
@@ -182,6 +189,15 @@ class Engine:
         return ScoreResponse(results=results, stats=stats)
 
     # -- planning ---------------------------------------------------------------------------------------------
+
+    def _safe_plan(self, index: int, item: ScoreItem, recipe: Recipe) -> Plan:
+        try:
+            return self._plan(index, item, recipe)
+        except Exception as exc:  # noqa: BLE001 - one item's surprise stays on that item
+            log.exception("planning item %s failed", index)
+            plan = Plan(index=index, id=item.id if item.id is not None else str(index), task=item.task)
+            plan.error = f"could not plan this item: {type(exc).__name__}: {exc}"[:300]
+            return plan
 
     def _plan(self, index: int, item: ScoreItem, recipe: Recipe) -> Plan:
         plan = Plan(index=index, id=item.id if item.id is not None else str(index), task=item.task)
@@ -287,6 +303,20 @@ class Engine:
         return verdict
 
     # -- combining --------------------------------------------------------------------------------------------
+
+    def _safe_result(self, plan: Plan, verdicts: Mapping[str, Verdict], hits: Mapping[str, Verdict]) -> ItemResult:
+        try:
+            return self._result(plan, verdicts, hits)
+        except Exception as exc:  # noqa: BLE001 - a bug while combining one item must not cost the batch
+            log.exception("combining item %s failed", plan.id)
+            return ItemResult(
+                id=plan.id,
+                reward=None,
+                components={},
+                status=Status.VERIFIER_ERROR.value,
+                reason=f"could not combine components: {type(exc).__name__}: {exc}"[:300],
+                details={},
+            )
 
     def _result(self, plan: Plan, verdicts: Mapping[str, Verdict], hits: Mapping[str, Verdict]) -> ItemResult:
         if plan.error:

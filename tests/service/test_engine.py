@@ -21,7 +21,11 @@ def engine() -> Iterator[Engine]:
     eng = build_engine(
         Settings(
             workers=1,
-            custom_tasks={"echo": "tests.service.chaos.echo", "ghost": "tests.service.chaos.not_there"},
+            custom_tasks={
+                "echo": "tests.service.chaos.echo",
+                "ghost": "tests.service.chaos.not_there",
+                "faulty": "tests.service.chaos.faulty",
+            },
             max_queue=10,
         )
     )
@@ -123,3 +127,14 @@ def test_unavailable_component_gives_no_reward_rather_than_a_fake_one(engine):
     assert r.components == {"accuracy": None, "format": 1.0}
     assert "cannot import tests.service.chaos.not_there" in r.reason
     assert engine.registry.report()["tasks"]["ghost"]["usable"] is False
+
+
+def test_verifier_bugs_stay_on_their_items(engine):
+    items = [{"task": "faulty", "completion": c, "reference": "x"} for c in ("bad-key", "raise", "wrong-type", "ok")]
+    out = score(engine, items=items)
+    statuses = [r.status for r in out.results]
+    assert statuses == ["verifier_error", "verifier_error", "verifier_error", "correct"]
+    assert "cache_key raised KeyError" in out.results[0].reason
+    assert "ZeroDivisionError: boom" in out.results[1].reason
+    assert "returned float" in out.results[2].reason
+    assert [r.reward for r in out.results] == [None, None, None, 1.0]
