@@ -1,0 +1,78 @@
+"""Running untrusted code: isolated, limited, and knowing nothing of rewards.
+
+Public API: `Sandbox` (protocol) with `run(RunSpec) -> RunResult`, `get_sandbox(backend)`, `available_languages()`,
+`isolation_report()`, and the compile-once/run-many helpers in `sandboxes.programs`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from sandboxes import cgroups, config
+from sandboxes.languages import RECIPES, Recipe, available_languages, get_recipe, unavailable_languages
+from sandboxes.types import Limits, Mount, RunResult, RunSpec, RunStatus, Sandbox
+
+__all__ = [
+    "RECIPES",
+    "Limits",
+    "Mount",
+    "Recipe",
+    "RunResult",
+    "RunSpec",
+    "RunStatus",
+    "Sandbox",
+    "available_languages",
+    "get_recipe",
+    "get_sandbox",
+    "isolation_report",
+    "unavailable_languages",
+]
+
+
+def get_sandbox(backend: str | None = None) -> Sandbox:
+    """The sandbox backend by name (`bwrap` or `docker`); default from `AHA_SANDBOX_BACKEND`, else bwrap."""
+    name = (backend or config.backend()).lower()
+    if name == "bwrap":
+        from sandboxes.bwrap import BwrapSandbox
+
+        return BwrapSandbox()
+    if name == "docker":
+        from sandboxes.docker_backend import DockerSandbox
+
+        return DockerSandbox()
+    raise ValueError(f"unknown sandbox backend {name!r} (expected 'bwrap' or 'docker')")
+
+
+@functools.lru_cache(maxsize=4)
+def _report(backend: str) -> tuple[tuple[str, Any], ...]:
+    if backend == "docker":
+        from sandboxes.docker_backend import docker_report
+
+        return tuple(docker_report().items())
+    from sandboxes.bwrap import bwrap_version
+
+    setup = cgroups.detect()
+    version = bwrap_version()
+    root = os.geteuid() == 0
+    report: dict[str, Any] = {
+        "backend": "bwrap",
+        "bwrap_version": version,
+        "usable": version is not None,
+        "cgroups": setup.version,  # "v2", "v1" or "none"
+        "limits_by": "cgroup+rlimits" if setup.version != "none" else "rlimits",
+        "cgroup_reason": setup.reason,
+        "namespaces": ["user", "pid", "ipc", "uts", "mount", "net", "cgroup"],
+        "network": "none (loopback only)",
+        "sandbox_uid": f"host uid {config.sandbox_uid_base()}+slot (we run as root)" if root else "our own uid",
+        "slots": config.slots(),
+    }
+    if version is None:
+        report["reason"] = "bwrap not found: install the Debian package 'bubblewrap'"
+    return tuple(report.items())
+
+
+def isolation_report(backend: str | None = None) -> dict[str, Any]:
+    """How runs are isolated here (backend, cgroups v1/v2 or rlimits only, bwrap version, why). Cached."""
+    return dict(_report((backend or config.backend()).lower()))

@@ -175,7 +175,9 @@ class Engine:
         results = [self._safe_result(plan, verdicts, hits) for plan in plans]
         self._advantages(results, [item.group for item in request.items], request.advantage)
         for plan, result in zip(plans, results, strict=True):
-            self.metrics.items.labels(task=plan.task[:64], status=result.status).inc()
+            # Unknown task names stay out of the label set, so a client cannot grow it without bound.
+            task = plan.task if plan.task in self.registry.tasks else "unknown"
+            self.metrics.items.labels(task=task, status=result.status).inc()
         timeouts = sum(1 for job in pending if verdicts[job.key].status == Status.TIMEOUT)
         stats = ScoreStats(
             items=len(plans),
