@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from service import openrlhf
 from service.cache import make_cache
 from service.components import Registry
 from service.engine import Engine, Overloaded, RecipeError
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(openrlhf.router)
 
     @app.post("/v1/score", response_model=ScoreResponse)
     async def score(body: ScoreRequest, request: Request) -> Any:
