@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+from pathlib import Path
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -19,6 +21,38 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json_arg(text: str) -> dict:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
+def _score(args: argparse.Namespace) -> int:
+    from service.batch import BatchOptions, engine_scorer, http_scorer, score_file
+    from service.settings import Settings
+
+    in_path = Path(args.input)
+    out_path = Path(args.output) if args.output else in_path.with_suffix(".scored.jsonl")
+    if not args.resume and out_path.exists():
+        out_path.unlink()
+    opts = BatchOptions(
+        profile=args.profile,
+        weights=args.weights or {},
+        options=args.options or {},
+        advantage=args.advantage,
+        batch_size=args.batch_size,
+        use_cache=not args.no_cache,
+    )
+    scorer, close = http_scorer(args.url) if args.url else engine_scorer(Settings())
+    try:
+        summary = score_file(in_path, out_path, scorer, opts, progress=not args.quiet)
+    finally:
+        close()
+    print(json.dumps({"output": str(out_path), **summary}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="aha", description="Rule-based rewards for RL on reasoning models")
@@ -27,6 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=_serve)
+    score = sub.add_parser("score", help="score a JSONL file of items (one POST /v1/score item per line)")
+    score.add_argument("input", help="input JSONL")
+    score.add_argument("-o", "--output", help="output JSONL (default: INPUT.scored.jsonl)")
+    score.add_argument("--url", help="score through a running service instead of in-process")
+    score.add_argument("--profile", default="accuracy")
+    score.add_argument("--weights", type=_json_arg, help="inline weights, e.g. '{\"format\": 0.5}'")
+    score.add_argument("--options", type=_json_arg, help='options by component, e.g. \'{"format": {"layout": "r1"}}\'')
+    score.add_argument("--advantage", choices=["grpo", "center", "none"], default="grpo")
+    score.add_argument("--batch-size", type=int, default=256)
+    score.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
+    score.add_argument("--no-resume", dest="resume", action="store_false", help="start over instead of resuming")
+    score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    score.set_defaults(func=_score)
     return parser
 
 

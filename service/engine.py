@@ -12,11 +12,11 @@ import json
 import logging
 import math
 import time
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.advantages import group_advantages
 from service.cache import Cache
 from service.components import (
     INLINE_VERIFIERS,
@@ -35,7 +35,6 @@ from verifiers.verdict import Attempt, Status, Verdict
 log = logging.getLogger("aha.engine")
 
 INVALID_ITEM = "invalid_item"
-ADVANTAGE_EPS = 1e-4
 # Which verdict speaks for the item when the recipe has several components.
 _PRIMARY_ORDER = ("accuracy", "format", "language")
 
@@ -173,7 +172,9 @@ class Engine:
             await self.cache.set_many(fresh)
 
         results = [self._safe_result(plan, verdicts, hits) for plan in plans]
-        self._advantages(results, [item.group for item in request.items], request.advantage)
+        advantages = group_advantages([r.reward for r in results], [i.group for i in request.items], request.advantage)
+        for result, advantage in zip(results, advantages, strict=True):
+            result.advantage = advantage
         for plan, result in zip(plans, results, strict=True):
             # Unknown task names stay out of the label set, so a client cannot grow it without bound.
             task = plan.task if plan.task in self.registry.tasks else "unknown"
@@ -387,23 +388,3 @@ class Engine:
                 verdict = by_component[component]
                 return str(verdict.status), verdict.reason
         return "scored", "shaping components only"
-
-    @staticmethod
-    def _advantages(results: list[ItemResult], groups: list[str | None], mode: str) -> None:
-        if mode == "none":
-            return
-        members: dict[str, list[ItemResult]] = defaultdict(list)
-        for result, group in zip(results, groups, strict=True):
-            if group is not None and result.reward is not None:
-                members[group].append(result)
-        for group_results in members.values():
-            rewards = [r.reward for r in group_results]
-            mean = sum(rewards) / len(rewards)  # type: ignore[arg-type]
-            if mode == "center" or len(rewards) == 1:
-                scale = 1.0
-            else:
-                # Sample standard deviation, as TRL's GRPOTrainer computes it.
-                var = sum((x - mean) ** 2 for x in rewards) / (len(rewards) - 1)  # type: ignore[operator]
-                scale = math.sqrt(var) + ADVANTAGE_EPS
-            for r in group_results:
-                r.advantage = (r.reward - mean) / scale  # type: ignore[operator]
