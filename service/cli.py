@@ -53,6 +53,28 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grade(args: argparse.Namespace) -> int:
+    from service.batch import BatchOptions, engine_scorer, http_scorer, score_file
+    from service.grade import collect, format_table, math_equivalent, read_jsonl, report
+    from service.settings import Settings
+
+    in_path = Path(args.input)
+    scored = Path(args.scored) if args.scored else in_path.with_suffix(".graded.jsonl")
+    ks = sorted({int(k) for k in args.k.split(",") if k.strip()})
+    if any(k < 1 for k in ks):
+        raise SystemExit("aha grade: every k must be >= 1")
+    scorer, close = http_scorer(args.url) if args.url else engine_scorer(Settings())
+    try:
+        score_file(in_path, scored, scorer, BatchOptions(profile="accuracy", advantage="none"), not args.quiet)
+    finally:
+        close()
+    rep = report(collect(read_jsonl(in_path), read_jsonl(scored)), ks, math_equivalent)
+    print(format_table(rep))
+    if args.report:
+        Path(args.report).write_text(json.dumps(rep, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="aha", description="Rule-based rewards for RL on reasoning models")
@@ -74,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--no-resume", dest="resume", action="store_false", help="start over instead of resuming")
     score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     score.set_defaults(func=_score)
+    grade = sub.add_parser("grade", help="pass@1, pass@k and cons@k over k samples per problem (group)")
+    grade.add_argument("input", help="JSONL of items; `group` names the problem, `source` the data set")
+    grade.add_argument("--k", default="1", help="comma-separated k values, e.g. 1,8,64")
+    grade.add_argument("--url", help="score through a running service instead of in-process")
+    grade.add_argument("--scored", help="where the per-sample results go (default: INPUT.graded.jsonl; resumable)")
+    grade.add_argument("--report", help="write the JSON report here")
+    grade.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    grade.set_defaults(func=_grade)
     return parser
 
 

@@ -31,6 +31,7 @@ class ScoreItem(BaseModel):
     prompt: str | list[Message] | None = Field(None, description="The prompt, used for language and <think>")
     group: str | None = Field(None, max_length=512, description="GRPO group: advantages are computed within it")
     language: str | None = Field(None, max_length=16, description="Target language of the chain of thought")
+    source: str | None = Field(None, max_length=256, description="Data set of the item (used by aha grade)")
     length: int | None = Field(None, ge=0, description="Completion length in tokens, for length shaping")
     options: dict[str, dict[str, Any]] | None = Field(
         None, description="Per-item options by component, e.g. {'format': {'layout': 'r1'}}"
