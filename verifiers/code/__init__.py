@@ -1,0 +1,83 @@
+"""Code accuracy: run the completion's program against the reference's tests in the sandbox.
+
+The reference: {"language": "python", "tests": [...], "fn_name"?, "time_limit_s"?, "memory_limit_mb"?,
+"compare"?: "whitespace"|"exact"|"float", "score"?: "fraction"|"all", "abs_tol"?, "rel_tol"?,
+"stop_at_first_failure"?}; a test is {"stdin", "stdout"}, {"args", "expected"} (with fn_name) or {"code"}.
+See docs/code.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from verifiers.code.extract import extract_program
+from verifiers.code.judge import judge, to_verdict
+from verifiers.code.reference import Reference, ReferenceError_, parse_reference
+from verifiers.verdict import Attempt, Status, Verdict
+
+NAME = "code"
+VERSION = "1.0.0"
+
+__all__ = ["NAME", "VERSION", "budget_s", "cache_key", "verify", "extract_program", "parse_reference"]
+
+_COMPILE_BUDGET_S = 30.0
+_SLACK_S = 15.0
+
+
+def _reference(attempt: Attempt) -> Reference:
+    raw: Any = attempt.reference
+    if isinstance(raw, str | bytes):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise ReferenceError_(f"reference is not valid JSON: {exc}") from None
+    if isinstance(raw, dict) and attempt.options.get("stop_at_first_failure") is not None:
+        raw = {**raw, "stop_at_first_failure": bool(attempt.options["stop_at_first_failure"])}
+    return parse_reference(raw)
+
+
+def cache_key(attempt: Attempt) -> str:
+    """Hash of the extracted program and the canonical reference (never raises)."""
+    try:
+        raw = attempt.reference
+        if isinstance(raw, str | bytes):
+            raw = json.loads(raw)
+        language = raw.get("language", "python") if isinstance(raw, dict) else ""
+        from sandboxes.languages import get_recipe
+
+        recipe = get_recipe(language) if isinstance(language, str) else None
+        program = extract_program(attempt.completion, recipe) if recipe is not None else None
+        stop = attempt.options.get("stop_at_first_failure")
+        blob = json.dumps([program, raw, stop], sort_keys=True, separators=(",", ":"), default=repr)
+    except Exception:  # a key must always come back; an odd attempt gets a key of its raw text
+        blob = repr((attempt.completion, attempt.reference))
+    return hashlib.sha256(blob.encode("utf-8", "replace")).hexdigest()
+
+
+def budget_s(attempt: Attempt) -> float:
+    """Wall seconds the whole judgement may need: compile + every test's limits + slack."""
+    try:
+        ref = _reference(attempt)
+    except Exception:
+        return _SLACK_S
+    per_test = 3 * ref.time_limit_s + 2.5
+    compile_s = _COMPILE_BUDGET_S if ref.recipe.compile is not None else 0.0
+    return compile_s + per_test * len(ref.tests) + _SLACK_S
+
+
+def verify(attempt: Attempt) -> Verdict:
+    """Judge the completion's program against the reference's tests."""
+    try:
+        ref = _reference(attempt)
+    except ReferenceError_ as exc:
+        return Verdict(0.0, Status.INVALID_REFERENCE, str(exc))
+    program = extract_program(attempt.completion, ref.recipe)
+    if program is None:
+        return Verdict(0.0, Status.NO_ANSWER, f"no {ref.recipe.name} code block found", {"language": ref.recipe.name})
+    try:
+        outcome = judge(ref, program)
+    except Exception as exc:  # our bug, not the program's fault
+        return Verdict(0.0, Status.SANDBOX_ERROR, f"{type(exc).__name__}: {exc}"[:300])
+    return to_verdict(ref, outcome, program)

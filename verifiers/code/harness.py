@@ -1,0 +1,381 @@
+"""In-sandbox harness for Python function-call and assert-style tests (a standalone script; stdlib only).
+
+Two processes, so the program never shares memory with the judge:
+- the *runner* (this script, `runner` mode) reads the job from stdin: a per-run secret, the tests (argument
+  lists, or assert-style test code), the limits. It makes itself non-dumpable (so nothing of the same uid can
+  ptrace it or open its /proc fds), then starts the *worker*;
+- the *worker* (`worker` mode, a fresh interpreter via exec, so it inherits none of the runner's memory) loads the
+  program and answers call requests over a pipe with plain serialized values. Its stdout goes to stderr.
+
+The runner executes test code itself, with the program's functions replaced by proxies that call into the
+worker, so `assert candidate(x) == y` compares plain values in a process the program cannot touch. It writes one
+JSON record per test to stdout and, last, the secret: a run without it proves nothing and earns nothing.
+"""
+
+import builtins
+import importlib
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+
+from verifiers.code.codec import CodecError, dec, enc
+
+PROGRAM = "/box/main.py"
+MAX_MSG = 64 << 20
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+# ----------------------------------------------------------------------------------------------- worker side
+def worker_main(req_fd, resp_fd):
+    """Load the program, then answer {"op": "call"|"names"} requests until the request pipe closes."""
+    rf = os.fdopen(req_fd, "rb")
+    wf = os.fdopen(resp_fd, "wb", buffering=0)
+
+    def send(obj):
+        try:
+            data = json.dumps(obj).encode()
+        except (TypeError, ValueError) as exc:
+            data = json.dumps({"err": "TypeError", "msg": f"unserializable: {exc}"}).encode()
+        wf.write(data + b"\n")
+
+    ns = {"__name__": "solution", "__builtins__": builtins}
+    try:
+        with open(PROGRAM, encoding="utf-8") as fh:
+            code = compile(fh.read(), PROGRAM, "exec")
+    except SyntaxError as exc:
+        send({"load_err": "SyntaxError", "msg": f"line {exc.lineno}: {exc.msg}", "syntax": True})
+        return
+    try:
+        exec(code, ns)
+    except BaseException as exc:  # noqa: B036 - sys.exit() while loading is a failure, not an exit
+        send({"load_err": type(exc).__name__, "msg": str(exc)[:500]})
+        return
+    send({"ready": True})
+    for line in rf:
+        try:
+            req = json.loads(line)
+            if req["op"] == "names":
+                send({"names": _describe(ns)})
+                continue
+            fn = _resolve(ns, req["fn"])
+            args = dec(req.get("args", {"T": []}))
+            kwargs = dec(req.get("kwargs", {"D": []}))
+            result = fn(*args, **kwargs)
+            send({"ok": enc(result)})
+        except BaseException as exc:  # noqa: B036 - a SystemExit inside the function fails that call
+            send({"err": type(exc).__name__, "msg": str(exc)[:500]})
+
+
+def _resolve(ns, name):
+    sol = ns.get("Solution")
+    if isinstance(sol, type) and hasattr(sol, name):
+        return getattr(sol(), name)  # LeetCode style: a fresh instance per call
+    fn = ns.get(name)
+    if fn is None:
+        raise NameError(f"name {name!r} is not defined by the program")
+    return fn
+
+
+def _describe(ns):
+    out = {}
+    for name, obj in list(ns.items()):
+        if name.startswith("__"):
+            continue
+        if type(obj).__name__ == "module":
+            out[name] = ["module", getattr(obj, "__name__", "")]
+        elif getattr(obj, "__module__", None) == "typing":
+            out[name] = ["typing", name]
+        elif callable(obj):
+            out[name] = ["func"]
+        else:
+            try:
+                out[name] = ["value", enc(obj)]
+            except CodecError:
+                pass
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- runner side
+class Abort(BaseException):
+    """The worker timed out or died: the current test ends with `verdict`."""
+
+    def __init__(self, verdict, msg):
+        super().__init__(msg)
+        self.verdict = verdict
+        self.msg = msg
+
+
+class FromProgram(Exception):
+    """An exception raised inside the program, re-raised in the test code."""
+
+
+class Worker:
+    """The worker process and its pipes."""
+
+    def __init__(self):
+        req_r, self.req_w = os.pipe()
+        self.resp_r, resp_w = os.pipe()
+        # A fresh interpreter: the worker holds none of the runner's memory (the secret, the tests).
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-B", os.path.abspath(__file__), "worker", str(req_r), str(resp_w)],
+            stdin=subprocess.DEVNULL,
+            stdout=2,
+            stderr=2,
+            pass_fds=(req_r, resp_w),
+            close_fds=True,
+        )
+        os.close(req_r)
+        os.close(resp_w)
+        self.buf = b""
+
+    def cpu(self):
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / TICK
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def kill(self):
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
+        self.proc.wait()
+        for fd in (self.req_w, self.resp_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def recv(self, budget):
+        """The next message, within `budget` CPU seconds of the worker (and a wall bound)."""
+        start_cpu = budget.cpu_used
+        base = self.cpu()
+        wall_end = time.monotonic() + budget.wall_left()
+        while b"\n" not in self.buf:
+            ready, _, _ = select.select([self.resp_r], [], [], 0.05)
+            used = start_cpu + self.cpu() - base
+            budget.cpu_used = used
+            if used > budget.cpu_limit or time.monotonic() > wall_end:
+                self.kill()
+                raise Abort("time_limit", f"over {budget.cpu_limit:g}s")
+            if ready:
+                chunk = os.read(self.resp_r, 1 << 20)
+                if not chunk:
+                    code = self.proc.wait()
+                    verdict = "memory_limit" if code == -9 else "runtime_error"
+                    raise Abort(verdict, f"program process ended (status {code})")
+                self.buf += chunk
+                if len(self.buf) > MAX_MSG:
+                    self.kill()
+                    raise Abort("output_limit", "reply too large")
+        line, _, self.buf = self.buf.partition(b"\n")
+        budget.cpu_used = start_cpu + self.cpu() - base
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            raise Abort("runtime_error", "malformed reply from the program process") from None
+        if type(msg) is not dict:
+            raise Abort("runtime_error", "malformed reply from the program process")
+        return msg
+
+    def send(self, obj):
+        data = json.dumps(obj).encode() + b"\n"
+        try:
+            while data:
+                n = os.write(self.req_w, data)
+                data = data[n:]
+        except OSError:
+            raise Abort("runtime_error", "program process is gone") from None
+
+
+class Budget:
+    def __init__(self, cpu_limit):
+        self.cpu_limit = cpu_limit
+        self.cpu_used = 0.0
+        self.start = time.monotonic()
+
+    def wall_left(self):
+        return max(0.0, 3 * self.cpu_limit + 2 - (time.monotonic() - self.start))
+
+
+class Session:
+    """A live worker that has loaded the program (restarted after a kill)."""
+
+    def __init__(self):
+        self.worker = None
+        self.load_error = None
+
+    def get(self, budget):
+        if self.load_error is not None:
+            raise Abort(self.load_error[0], self.load_error[1])
+        if self.worker is None or self.worker.proc.poll() is not None:
+            self.worker = Worker()
+            msg = self.worker.recv(budget)
+            if "load_err" in msg:
+                verdict = "compile_error" if msg.get("syntax") else _exc_verdict(str(msg["load_err"]))
+                self.load_error = (verdict, f"{msg['load_err']}: {msg.get('msg', '')}")
+                self.worker.kill()
+                self.worker = None
+                raise Abort(*self.load_error)
+            if not msg.get("ready"):
+                raise Abort("runtime_error", "program process did not start")
+        return self.worker
+
+    def call(self, budget, fn, args, kwargs):
+        w = self.get(budget)
+        w.send({"op": "call", "fn": fn, "args": args, "kwargs": kwargs})
+        try:
+            msg = w.recv(budget)
+        except Abort:
+            w.kill()
+            self.worker = None
+            raise
+        return msg
+
+    def drop(self):
+        if self.worker is not None:
+            self.worker.kill()
+            self.worker = None
+
+
+def _exc_verdict(name):
+    return "memory_limit" if name == "MemoryError" else "runtime_error"
+
+
+def run_fn_test(session, test, fn_name, budget):
+    msg = session.call(budget, fn_name, test["args"], test.get("kwargs", {"D": []}))
+    if "ok" in msg:
+        try:
+            dec(msg["ok"])
+        except CodecError as exc:
+            return {"v": "wrong_answer", "e": f"result is not plain data: {exc}"}
+        return {"v": "done", "r": msg["ok"]}
+    name = str(msg.get("err", "Exception"))
+    if name == "CodecError":
+        return {"v": "wrong_answer", "e": f"result is not plain data: {msg.get('msg')}"}
+    return {"v": _exc_verdict(name), "e": f"{name}: {msg.get('msg', '')}"[:500]}
+
+
+SAFE_MODULE_PREFIXES = ("_", "__main__")
+
+
+def build_globals(session, budget):
+    w = session.get(budget)
+    w.send({"op": "names"})
+    names = w.recv(budget).get("names", {})
+    g = {"__name__": "__aha_test__", "__builtins__": builtins}
+    if type(names) is not dict:
+        return g
+    for name, desc in names.items():
+        if type(name) is not str or not name.isidentifier() or type(desc) is not list or not desc:
+            continue
+        kind = desc[0]
+        try:
+            if kind == "module" and type(desc[1]) is str and not desc[1].startswith(SAFE_MODULE_PREFIXES):
+                g[name] = importlib.import_module(desc[1])
+            elif kind == "typing":
+                import typing
+
+                if hasattr(typing, name):
+                    g[name] = getattr(typing, name)
+            elif kind == "value":
+                g[name] = dec(desc[1])
+            elif kind == "func":
+                g[name] = make_proxy(session, budget, name)
+        except (ImportError, CodecError, IndexError, TypeError, ValueError):
+            continue
+    return g
+
+
+def make_proxy(session, budget, name):
+    def proxy(*args, **kwargs):
+        try:
+            payload = enc(tuple(args)), enc(dict(kwargs))
+        except CodecError as exc:
+            raise TypeError(f"argument not supported by the harness: {exc}") from None
+        msg = session.call(budget, name, payload[0], payload[1])
+        if "ok" in msg:
+            try:
+                return dec(msg["ok"])
+            except CodecError as exc:
+                raise FromProgram(f"{name} returned non-plain data: {exc}") from None
+        err = str(msg.get("err", "Exception"))
+        if err == "MemoryError":
+            raise Abort("memory_limit", "MemoryError")
+        cls = getattr(builtins, err, None)
+        text = f"{err} in {name}: {msg.get('msg', '')}"
+        if isinstance(cls, type) and issubclass(cls, Exception) and cls is not AssertionError:
+            try:
+                exc = cls(text)
+            except Exception:
+                exc = FromProgram(text)
+            exc.__aha_from_program__ = True
+            raise exc
+        raise FromProgram(text)
+
+    proxy.__name__ = proxy.__qualname__ = name
+    return proxy
+
+
+def run_code_test(session, test, budget):
+    g = build_globals(session, budget)
+    real_stdout = sys.stdout
+    sys.stdout = sys.stderr  # test code that prints must not write into the result channel
+    try:
+        exec(compile(test["code"], "<test>", "exec"), g)
+    except AssertionError as exc:
+        return {"v": "wrong_answer", "e": f"AssertionError: {exc}"[:500]}
+    except Abort:
+        raise
+    except BaseException as exc:  # noqa: B036 - whatever the test code raised fails this test
+        return {"v": "runtime_error", "e": f"{type(exc).__name__}: {exc}"[:500]}
+    finally:
+        sys.stdout = real_stdout
+    return {"v": "accepted"}
+
+
+def runner_main():
+    job = json.loads(sys.stdin.buffer.read())
+    sys.stdin.close()
+    try:  # non-dumpable: no ptrace and no /proc/<pid>/fd or /mem for anything else of our uid
+        import ctypes
+
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    out = os.fdopen(os.dup(1), "w")
+    secret = job.pop("secret")
+    session = Session()
+    limit = float(job.get("time_limit_s", 2.0))
+    for i, test in enumerate(job["tests"]):
+        budget = Budget(limit)
+        try:
+            if job["mode"] == "fn":
+                rec = run_fn_test(session, test, job["fn_name"], budget)
+            else:
+                rec = run_code_test(session, test, budget)
+                session.drop()  # assert-style tests each get a freshly loaded program
+        except Abort as exc:
+            session.worker = None
+            rec = {"v": exc.verdict, "e": exc.msg[:500]}
+        rec["i"] = i
+        rec["t"] = round(budget.cpu_used, 4)
+        out.write(json.dumps(rec) + "\n")
+        out.flush()
+        if job.get("stop") and rec["v"] not in ("accepted", "done"):
+            break
+    session.drop()
+    out.write(json.dumps({"done": secret}) + "\n")
+    out.flush()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["worker"]:
+        worker_main(int(sys.argv[2]), int(sys.argv[3]))
+    else:
+        runner_main()

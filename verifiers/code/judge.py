@@ -1,0 +1,233 @@
+"""Compile once, run every test in the sandbox, compare outside it."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sandboxes import Limits, RunResult, RunStatus, Sandbox, available_languages, get_sandbox
+from sandboxes.programs import Program, compile_program, prepared, run_program
+from verifiers.code import codec
+from verifiers.code.compare import compare_output, values_equal
+from verifiers.code.reference import Reference, Test
+from verifiers.verdict import Status, Verdict
+
+HARNESS_NAME = "__aha_harness.py"
+ACCEPTED = "accepted"
+_RUN_TO_VERDICT = {
+    RunStatus.RUNTIME_ERROR: "runtime_error",
+    RunStatus.TIME_LIMIT: "time_limit",
+    RunStatus.MEMORY_LIMIT: "memory_limit",
+    RunStatus.OUTPUT_LIMIT: "output_limit",
+}
+
+
+@lru_cache(maxsize=1)
+def harness_source() -> str:
+    """The harness script with the codec inlined (the sandbox sees one self-contained file)."""
+    here = Path(__file__).parent
+    codec_src = (here / "codec.py").read_text()
+    harness = (here / "harness.py").read_text()
+    return harness.replace("from verifiers.code.codec import CodecError, dec, enc\n", codec_src + "\n", 1)
+
+
+@dataclass
+class Outcome:
+    """Per-test verdicts so far, plus what went wrong on our side if anything."""
+
+    tests: list[dict[str, Any]] = field(default_factory=list)
+    sandbox_error: str = ""
+    compile: dict[str, Any] | None = None
+
+
+def _clip(data: bytes | str, n: int = 300) -> str:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return text if len(text) <= n else text[:n] + "…"
+
+
+def _limits(ref: Reference, output_bytes: int) -> Limits:
+    return Limits(
+        cpu_s=ref.time_limit_s,
+        wall_s=ref.time_limit_s * 2 + 1,
+        memory_mb=ref.memory_limit_mb,
+        stack_mb=min(ref.memory_limit_mb, 1024),
+        output_bytes=output_bytes,
+    )
+
+
+def _run_verdict(res: RunResult) -> str:
+    return _RUN_TO_VERDICT.get(res.status, "runtime_error")
+
+
+def _stdio_test(sandbox: Sandbox, prog: Program, ref: Reference, test: Test) -> dict[str, Any]:
+    cap = max(1 << 20, 2 * len(test.stdout.encode()) + 4096)
+    res = run_program(sandbox, prog, stdin=test.stdin.encode(), limits=_limits(ref, cap))
+    entry: dict[str, Any] = {"kind": "stdio", "time_s": round(res.cpu_s, 4), "wall_s": round(res.wall_s, 4)}
+    if res.peak_memory_bytes:
+        entry["memory_mb"] = round(res.peak_memory_bytes / (1 << 20), 2)
+    if res.status == RunStatus.SANDBOX_ERROR:
+        return {**entry, "verdict": "sandbox_error", "error": res.reason}
+    if res.status != RunStatus.OK:
+        return {**entry, "verdict": _run_verdict(res), "stderr": _clip(res.stderr), "reason": res.reason}
+    got = res.stdout.decode("utf-8", "replace")
+    if compare_output(got, test.stdout, ref.compare, ref.abs_tol, ref.rel_tol):
+        return {**entry, "verdict": ACCEPTED}
+    return {**entry, "verdict": "wrong_answer", "got": _clip(got, 100)}
+
+
+def _harness_tests(sandbox: Sandbox, prog: Program, ref: Reference, tests: list[Test], mode: str) -> list[dict]:
+    """Run fn or code tests through the two-process harness in one sandbox run."""
+    secret = secrets.token_hex(16)
+    job: dict[str, Any] = {"secret": secret, "mode": mode, "time_limit_s": ref.time_limit_s}
+    job["stop"] = ref.stop_at_first_failure
+    if mode == "fn":
+        job["fn_name"] = ref.fn_name
+        job["tests"] = [{"args": codec.enc(tuple(t.args)), "kwargs": codec.enc(dict(t.kwargs))} for t in tests]
+    else:
+        job["tests"] = [{"code": t.code} for t in tests]
+    n = len(tests)
+    per_test_wall = 3 * ref.time_limit_s + 2
+    limits = Limits(
+        cpu_s=n * ref.time_limit_s + 2,
+        wall_s=n * per_test_wall + 5,
+        memory_mb=ref.memory_limit_mb + 32,  # + the runner process
+        stack_mb=min(ref.memory_limit_mb, 1024),
+        pids=32,
+        output_bytes=64 << 20,
+    )
+    res = run_program(
+        sandbox,
+        prog,
+        stdin=json.dumps(job).encode(),
+        limits=limits,
+        argv=(prog.recipe.run[0], "-I", "-B", f"/box/{HARNESS_NAME}"),
+    )
+    kind = "fn" if mode == "fn" else "code"
+    if res.status == RunStatus.SANDBOX_ERROR:
+        return [{"kind": kind, "verdict": "sandbox_error", "error": res.reason} for _ in tests]
+    records: dict[int, dict] = {}
+    finished = False
+    for line in res.stdout.decode("utf-8", "replace").splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(rec, dict):
+            continue
+        if rec.get("done") == secret:
+            finished = True
+        elif isinstance(rec.get("i"), int) and 0 <= rec["i"] < n and not finished:
+            records[rec["i"]] = rec
+    out = []
+    for i, test in enumerate(tests):
+        rec = records.get(i)
+        entry: dict[str, Any] = {"kind": kind}
+        if rec is None:
+            if ref.stop_at_first_failure and finished:
+                entry.update(verdict="skipped")
+            else:
+                verdict = _run_verdict(res) if res.status != RunStatus.OK else "runtime_error"
+                entry.update(verdict=verdict, error="the harness did not reach this test", stderr=_clip(res.stderr))
+            out.append(entry)
+            continue
+        entry["time_s"] = rec.get("t")
+        verdict = str(rec.get("v"))
+        if verdict == "done":
+            try:
+                got = codec.dec(rec.get("r"))
+            except codec.CodecError as exc:
+                verdict, rec["e"] = "wrong_answer", f"result is not plain data: {exc}"
+            else:
+                ok = values_equal(got, test.expected, ref.compare, ref.abs_tol, ref.rel_tol)
+                verdict = ACCEPTED if ok else "wrong_answer"
+                if not ok:
+                    entry["got"] = _clip(json.dumps(rec.get("r")), 100)
+        if verdict == ACCEPTED and not finished:
+            # No proof that the harness ran to its end (exit, kill or tampering): no credit.
+            verdict = "runtime_error"
+            entry["error"] = "the harness did not finish"
+        entry["verdict"] = verdict
+        if rec.get("e"):
+            entry["error"] = _clip(str(rec["e"]))
+        out.append(entry)
+    return out
+
+
+def judge(ref: Reference, program: str, sandbox: Sandbox | None = None) -> Outcome:
+    """Compile the program once and run every test; per-test verdicts in order."""
+    sandbox = sandbox or get_sandbox()
+    outcome = Outcome()
+    if ref.recipe.name not in available_languages():
+        outcome.sandbox_error = f"language {ref.recipe.name} is not available on this host"
+        return outcome
+    files = {}
+    if any(t.kind in ("fn", "code") for t in ref.tests):
+        files[HARNESS_NAME] = harness_source().encode()
+    with prepared(ref.recipe, program, files) as prog:
+        comp = compile_program(sandbox, prog)
+        if comp is not None:
+            outcome.compile = {"status": str(comp.status), "time_s": round(comp.wall_s, 3)}
+            if comp.status == RunStatus.SANDBOX_ERROR:
+                outcome.sandbox_error = f"compile: {comp.reason}"
+                return outcome
+            if comp.status != RunStatus.OK:
+                outcome.compile["stderr"] = _clip(comp.stderr, 1000)
+                outcome.tests = [{"kind": t.kind, "verdict": "compile_error"} for t in ref.tests]
+                return outcome
+        results: dict[int, dict] = {}
+        groups: dict[str, list[int]] = {"fn": [], "code": []}
+        for i, t in enumerate(ref.tests):
+            if t.kind in groups:
+                groups[t.kind].append(i)
+        failed = False
+        for i, t in enumerate(ref.tests):
+            if t.kind != "stdio":
+                continue
+            if failed and ref.stop_at_first_failure:
+                results[i] = {"kind": "stdio", "verdict": "skipped"}
+                continue
+            results[i] = _stdio_test(sandbox, prog, ref, t)
+            failed = failed or results[i]["verdict"] != ACCEPTED
+        for mode, idx in groups.items():
+            if not idx:
+                continue
+            if failed and ref.stop_at_first_failure:
+                for i in idx:
+                    results[i] = {"kind": mode, "verdict": "skipped"}
+                continue
+            for i, entry in zip(
+                idx, _harness_tests(sandbox, prog, ref, [ref.tests[i] for i in idx], mode), strict=True
+            ):
+                results[i] = entry
+                failed = failed or entry["verdict"] != ACCEPTED
+        outcome.tests = [results[i] for i in range(len(ref.tests))]
+        errors = [t.get("error", "") for t in outcome.tests if t["verdict"] == "sandbox_error"]
+        if errors:
+            outcome.sandbox_error = errors[0]
+    return outcome
+
+
+def to_verdict(ref: Reference, outcome: Outcome, program: str) -> Verdict:
+    """Score and status from the per-test verdicts."""
+    details: dict[str, Any] = {"language": ref.recipe.name, "program_chars": len(program), "score_mode": ref.score}
+    if outcome.compile is not None:
+        details["compile"] = outcome.compile
+    if outcome.sandbox_error:
+        details["tests"] = outcome.tests
+        return Verdict(0.0, Status.SANDBOX_ERROR, f"sandbox error: {outcome.sandbox_error}"[:300], details)
+    tests = outcome.tests
+    passed = sum(t["verdict"] == ACCEPTED for t in tests)
+    total = len(tests)
+    details.update(tests=tests, passed=passed, total=total)
+    if total and passed == total:
+        return Verdict(1.0, Status.CORRECT, f"all {total} tests passed", details)
+    score = 0.0 if ref.score == "all" else passed / total
+    if tests and all(t["verdict"] == "compile_error" for t in tests):
+        details["compile_error"] = True
+        return Verdict(0.0, Status.WRONG, "compile_error", details)
+    first = next(t for t in tests if t["verdict"] != ACCEPTED)
+    return Verdict(score, Status.WRONG, f"{passed}/{total} tests passed; first failure: {first['verdict']}", details)
