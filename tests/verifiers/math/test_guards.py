@@ -1,0 +1,120 @@
+"""Hostile answers must get a verdict quickly: no hang, no blow-up, no crash."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from verifiers.math import cache_key, verify
+from verifiers.verdict import Attempt, Status
+
+LIMIT_S = 1.0
+
+
+def timed(reference: str, completion: str, **options: object) -> tuple[str, float]:
+    t0 = time.perf_counter()
+    v = verify(Attempt(completion=completion, reference=reference, options=options))
+    return v.status, time.perf_counter() - t0
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _warm() -> None:
+    # Import-time costs (mpmath, antlr) are not what these tests measure.
+    verify(Attempt(completion="\\boxed{x^{1/2}}", reference="\\sqrt{x}"))
+    verify(Attempt(completion="\\boxed{2\\ell}", reference="\\ell + \\ell"))
+
+
+@pytest.mark.parametrize(
+    ("reference", "answer", "expected"),
+    [
+        ("2^{2^{2^{2^{2^{2}}}}}", "2^{2^{2^{2^{2^{2}}}}}", Status.CORRECT),
+        ("2^{2^{2^{2^{2^{2}}}}}", "2^{2^{2^{2^{2^{3}}}}}", Status.WRONG),
+        ("5", "2^{2^{2^{2^{2^{2}}}}}", Status.WRONG),
+        ("5", "1000000!", Status.WRONG),
+        ("1000000!", "1000000!", Status.CORRECT),
+        ("5", "(10^{10^{10}})!", Status.WRONG),
+        ("5", "10^{10^{10^{10}}}", Status.WRONG),
+        ("5", "9^{9^{9^{9^{9}}}} - 9^{9^{9^{9^{9}}}} + 5", Status.TIMEOUT),  # undecidable, not "wrong"
+        ("1", "\\binom{10^{9}}{5 \\cdot 10^{8}}", Status.WRONG),
+        ("0", "\\sin(10^{100})", Status.WRONG),
+        ("5", "\\sqrt{\\sqrt{\\sqrt{\\sqrt{\\sqrt{\\sqrt{\\sqrt{\\sqrt{5^{256}}}}}}}}}", Status.CORRECT),
+    ],
+)
+def test_huge_values_get_a_verdict_fast(reference: str, answer: str, expected: Status) -> None:
+    status, dt = timed(reference, f"\\boxed{{{answer}}}")
+    assert dt < LIMIT_S
+    assert status == expected
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "{" * 5000 + "5" + "}" * 5000,
+        "(" * 3000 + "1" + ")" * 3000,
+        "\\frac{" * 400 + "1" + "}{2}" * 400,
+        "\\sqrt{" * 1000 + "2" + "}" * 1000,
+        "-" * 10000 + "1",
+        "x^" * 3000 + "2",
+        "1+" * 20000 + "1",
+        "\\left(" * 2000 + "\\right)" * 2000,
+    ],
+)
+def test_deep_or_long_input_never_hangs(answer: str) -> None:
+    status, dt = timed("5", f"\\boxed{{{answer}}}")
+    assert dt < LIMIT_S
+    assert status in (Status.WRONG, Status.CORRECT, Status.TIMEOUT)
+
+
+def test_deep_reference_is_undecided_not_a_crash() -> None:
+    status, dt = timed("{" * 5000 + "5" + "}" * 5000, "\\boxed{5}")
+    assert dt < LIMIT_S
+    assert status in (Status.CORRECT, Status.UNPARSEABLE_REFERENCE)
+
+
+def test_budget_exhaustion_is_a_timeout_verdict() -> None:
+    many = ", ".join(f"\\sqrt{{{k}}} x + \\sin({k} y)" for k in range(2, 42))
+    other = ", ".join(f"\\sqrt{{{k}}} x + \\sin({k} y)" for k in range(3, 43))
+    status, dt = timed(many, f"\\boxed{{{other}}}", budget_s=0.01)
+    assert status == Status.TIMEOUT
+    assert dt < LIMIT_S
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        "x" * 1_000_000,
+        "\\boxed{" * 200_000,
+        "{" * 1_000_000,
+        "answer" + " " * 1_000_000 + "is",
+        "the answer is " * 70_000,
+        "\\boxed{1}" + " " * 1_000_000 + "\\boxed{2}",
+        "$" * 1_000_000,
+        "**" * 500_000,
+        "<answer>" * 100_000,
+        "answer: (" * 100_000,
+    ],
+)
+def test_cache_key_is_fast_on_huge_completions(completion: str) -> None:
+    attempt = Attempt(completion=completion, reference="B")
+    t0 = time.perf_counter()
+    key = cache_key(attempt)
+    assert isinstance(key, str)
+    assert time.perf_counter() - t0 < 0.25
+    attempt = Attempt(completion=completion, reference="5")
+    t0 = time.perf_counter()
+    cache_key(attempt)
+    verify(attempt)
+    assert time.perf_counter() - t0 < LIMIT_S
+
+
+def test_cache_key_is_sub_millisecond_for_normal_inputs() -> None:
+    attempt = Attempt(
+        completion="<think>" + "Let me think about it. " * 300 + "</think> The answer is $\\boxed{\\frac{3}{4}}$.",
+        reference="\\frac{3}{4}",
+    )
+    cache_key(attempt)
+    t0 = time.perf_counter()
+    for _ in range(100):
+        cache_key(attempt)
+    assert (time.perf_counter() - t0) / 100 < 1e-3

@@ -1,0 +1,666 @@
+"""Equivalence of a parsed answer and a parsed reference.
+
+Order of the checks: structure first (relations, matrices, tuples, sets, intervals), and for scalars exact
+rational arithmetic, then numeric evaluation (complex doubles, retried in mpmath when a value leaves the double
+range or a difference is within rounding noise) at fixed pseudo-random points for the free variables. Tolerance
+is relative, and a loose tolerance (`float_rel_tol`) applies only when a side contains a decimal literal.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+from fractions import Fraction
+from typing import Any
+
+from verifiers.math.evaluate import (
+    Backend,
+    Budget,
+    NumEval,
+    Overflow,
+    TooLarge,
+    Undecidable,
+    Undefined,
+    exact,
+    free_symbols,
+    has_float,
+)
+from verifiers.math.nodes import (
+    Add,
+    Const,
+    Degree,
+    EmptySet,
+    Func,
+    Matrix,
+    Mul,
+    Neg,
+    Node,
+    Num,
+    Percent,
+    PlusMinus,
+    Pow,
+    Reals,
+    Rel,
+    Seq,
+    SetOp,
+    Sym,
+    Text,
+    walk,
+)
+
+# Fixed, "generic" sample values for free variables: deterministic (no RNG state) and unlikely to be roots.
+_POINTS = (0.6183, 1.3729, -0.8641, 2.2917, -1.7103, 0.4231, 3.1187, -2.4409, 1.0891, -0.3157, 2.7543)
+_EXACT_REL_TOL = 1e-10
+_NOISE_ABS = 1e-13  # times the size of intermediate terms: cancellation noise of doubles
+_MAX_PM_VARIANTS = 8
+
+_ASSIGN_LHS_RE = re.compile(
+    r"(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[\w\\]+\}?)?(?:\s*\(\s*[A-Za-z](?:\s*,\s*[A-Za-z])*\s*\))?"
+)
+
+
+@dataclass
+class Ctx:
+    """Per-verdict comparison state (never shared between verdicts)."""
+
+    float_rel_tol: float
+    budget: Budget
+    _mp: dict[int, Backend] = field(default_factory=dict)
+
+    def mp(self, prec: int = 200) -> Backend:
+        """An mpmath backend, created on first use (it costs ~0.4 ms, so only when doubles are not enough)."""
+        if prec not in self._mp:
+            self._mp[prec] = Backend.mpmath(prec)
+        return self._mp[prec]
+
+
+_FLOATS = Backend.floats()
+
+
+def equivalent(ref: Node, ans: Node, ctx: Ctx) -> bool:
+    """True when `ans` means the same as `ref`. May raise BudgetExceeded."""
+    ctx.budget.check()
+    if isinstance(ref, Text) or isinstance(ans, Text):
+        return isinstance(ref, Text) and isinstance(ans, Text) and ref.text == ans.text
+    ref = _expand_pm(ref)
+    ans = _expand_pm(ans)
+    if isinstance(ref, Rel) or isinstance(ans, Rel):
+        return _rel_equiv(ref, ans, ctx)
+    if isinstance(ref, Matrix) or isinstance(ans, Matrix):
+        return _matrix_equiv(ref, ans, ctx)
+    if _is_collection(ref) or _is_collection(ans):
+        return _collection_equiv(ref, ans, ctx)
+    return scalar_equal(ref, ans, ctx)
+
+
+# ---------------------------------------------------------------- scalars
+
+
+def scalar_equal(a: Node, b: Node, ctx: Ctx) -> bool:
+    """Scalar equivalence, with the percent and degree leniency that a `%` or `°` on one side allows."""
+    ap, bp = isinstance(a, Percent), isinstance(b, Percent)
+    if ap and bp:
+        return scalar_equal(a.arg, b.arg, ctx)
+    if ap or bp:
+        stripped = (a.arg, b) if ap else (a, b.arg)
+        return _core_equal(a, b, ctx) or _core_equal(*stripped, ctx)
+    ad, bd = isinstance(a, Degree), isinstance(b, Degree)
+    if ad and bd:
+        return scalar_equal(a.arg, b.arg, ctx)
+    if ad or bd:
+        stripped = (a.arg, b) if ad else (a, b.arg)
+        return _core_equal(*stripped, ctx) or _core_equal(a, b, ctx)
+    return _core_equal(a, b, ctx)
+
+
+def _inf_sign(node: Node) -> int:
+    if isinstance(node, Const) and node.name == "inf":
+        return 1
+    if isinstance(node, Neg):
+        return -_inf_sign(node.arg)
+    return 0
+
+
+_UNDEF = object()
+
+
+def _safe_exact(node: Node, ctx: Ctx) -> Any:
+    try:
+        return exact(node, ctx.budget)
+    except Undefined:
+        return _UNDEF
+
+
+def _core_equal(a: Node, b: Node, ctx: Ctx) -> bool:
+    ia, ib = _inf_sign(a), _inf_sign(b)
+    if ia or ib:
+        return ia == ib
+    if not _is_scalar(a) or not _is_scalar(b):
+        return False
+    use_float = has_float(a) or has_float(b)
+    ea = _safe_exact(a, ctx)
+    eb = _safe_exact(b, ctx)
+    if ea is _UNDEF or eb is _UNDEF:
+        return ea is eb and a == b
+    if ea is not None and eb is not None:
+        if ea == eb:
+            return True
+        return use_float and _close_fraction(ea, eb, ctx.float_rel_tol)
+    return _numeric_equal(a, b, use_float, ctx)
+
+
+def _close_fraction(x: Fraction, y: Fraction, tol: float) -> bool:
+    # Exact arithmetic even for the tolerance test: no rounding, no chopping of tiny values.
+    t = Fraction(repr(tol))
+    return abs(x - y) <= t * max(abs(x), abs(y))
+
+
+def _is_scalar(node: Node) -> bool:
+    return not any(isinstance(n, Seq | SetOp | Rel | Matrix | Text | EmptySet | Reals | PlusMinus) for n in walk(node))
+
+
+def _env(syms: list[str], p: int, be: Backend) -> dict[str, Any]:
+    n = len(_POINTS)
+    return {s: be.num(Fraction(repr(_POINTS[(p * 5 + k * 3) % n]))) for k, s in enumerate(syms)}
+
+
+def _eval_pair(a: Node, b: Node, syms: list[str], p: int, ctx: Ctx, be: Backend) -> tuple[Any, float, Any, float]:
+    va, sa = NumEval(be, _env(syms, p, be), ctx.budget).run(a)
+    vb, sb = NumEval(be, _env(syms, p, be), ctx.budget).run(b)
+    return va, sa, vb, sb
+
+
+def _numeric_equal(a: Node, b: Node, use_float: bool, ctx: Ctx) -> bool:
+    syms = sorted(free_symbols(a) | free_symbols(b))
+    wanted = 1 if not syms else 4
+    valid = 0
+    for p in range(wanted + 4):
+        if valid >= wanted:
+            break
+        ctx.budget.check_now()
+        verdict = _compare_at(a, b, syms, p, use_float, ctx)
+        if verdict is None:
+            continue
+        if verdict == "large":
+            return _large_equal(a, b)
+        if not verdict:
+            return False
+        valid += 1
+    # Defined nowhere we looked (e.g. both sides are 1/0): only an identical tree counts.
+    return valid > 0 or a == b
+
+
+def _compare_at(a: Node, b: Node, syms: list[str], p: int, use_float: bool, ctx: Ctx) -> bool | str | None:
+    """Compare at sample point p: True/False, None when undefined there, "large" when not computable."""
+    try:
+        try:
+            va, sa, vb, sb = _eval_pair(a, b, syms, p, ctx, _FLOATS)
+            state = _close(va, vb, sa, sb, use_float, ctx.float_rel_tol, prec=53)
+            if state != "noise":
+                return state
+        except Overflow:
+            pass
+        prec = 200
+        while True:
+            va, sa, vb, sb = _eval_pair(a, b, syms, p, ctx, ctx.mp(prec))
+            state = _close(va, vb, sa, sb, use_float, ctx.float_rel_tol, prec=prec)
+            if state != "noise":
+                return state
+            # Rounding of huge intermediate values (sin(10^100)) swamps the answer: add the bits they need.
+            need = int(prec + 40 + max(0.0, float(ctx.mp(prec).mp.log(sa + sb + 1, 2))))
+            if need > 4000 or prec >= 4000:
+                raise Undecidable("values too ill-conditioned to compare")
+            prec = need
+    except Undefined:
+        return None
+    except (TooLarge, Overflow):
+        return "large"
+
+
+_MONOTONE = (Num, Add, Mul, Pow, Sym, Const)
+
+
+def _large_equal(a: Node, b: Node) -> bool:
+    """Compare values beyond numeric reach (power towers): identical trees are equal; an expression built only
+    from sums, products, powers and factorials of positive numbers really is astronomically large, so it differs
+    from a computable value; anything else (X - X + 5) cannot be decided."""
+    if a == b:
+        return True
+    for node in (a, b):
+        for n in walk(node):
+            if isinstance(n, Num) and n.val < 0:
+                raise Undecidable("values too large to compare")
+            if not (isinstance(n, _MONOTONE) or (isinstance(n, Func) and n.name in ("factorial", "sqrt", "root"))):
+                raise Undecidable("values too large to compare")
+    return False
+
+
+def _close(va: Any, vb: Any, sa: Any, sb: Any, use_float: bool, tol: float, prec: int) -> bool | str:
+    """True, False, or "noise" when this precision cannot tell (the difference is within rounding error)."""
+    diff = abs(va - vb)
+    mag = max(abs(va), abs(vb))
+    rel = tol if use_float else (_EXACT_REL_TOL if prec == 53 else 2.0 ** (40 - prec))
+    if diff <= rel * mag:
+        return True
+    noise = (_NOISE_ABS if prec == 53 else 2.0 ** (30 - prec)) * (sa + sb)
+    if diff <= noise:
+        # Close within rounding error: equal, unless that error is itself large (then more precision).
+        return True if prec > 53 and noise < 1e-30 else "noise"
+    return False
+
+
+# ---------------------------------------------------------------- plus-minus
+
+
+def _map_children(node: Node, f: Any) -> Node:
+    """Rebuild `node` with f applied to each child node (generic over the frozen dataclasses)."""
+    changes = {}
+    for fld in fields(node):  # type: ignore[arg-type]
+        v = getattr(node, fld.name)
+        if isinstance(v, tuple):
+            changes[fld.name] = tuple(tuple(f(x) for x in item) if isinstance(item, tuple) else f(item) for item in v)
+        elif v is not None and not isinstance(v, str | Fraction | bool):
+            changes[fld.name] = f(v)
+    return type(node)(**{**{fl.name: getattr(node, fl.name) for fl in fields(node)}, **changes})  # type: ignore
+
+
+def _pm_variants(node: Node, limit: int) -> list[Node]:
+    """All sign choices of the ± signs inside node (at most `limit`)."""
+    if isinstance(node, PlusMinus):
+        bs = _pm_variants(node.b, limit)
+        out: list[Node] = []
+        for b in bs:
+            if node.a is None:
+                out += [b, Neg(b)]
+            else:
+                for a in _pm_variants(node.a, limit):
+                    out += [Add((a, b)), Add((a, Neg(b)))]
+        return out[:limit]
+    if not any(isinstance(n, PlusMinus) for n in walk(node)):
+        return [node]
+    # Expand the first child that holds a ±, then whatever ± signs remain.
+    target = _first_pm_child(node)
+    results: list[Node] = []
+    for v in _pm_variants(target, limit):
+        replaced = _map_children(node, lambda c, tgt=target, rep=v: rep if c is tgt else c)
+        results += _pm_variants(replaced, limit)
+        if len(results) >= limit:
+            break
+    return results[:limit]
+
+
+def _first_pm_child(node: Node) -> Node:
+    found: list[Node] = []
+
+    def visit(c: Node) -> Node:
+        if not found and any(isinstance(n, PlusMinus) for n in walk(c)):
+            found.append(c)
+        return c
+
+    _map_children(node, visit)
+    return found[0]
+
+
+def _expand_pm(node: Node) -> Node:
+    if isinstance(node, Seq | Rel | SetOp | Matrix):
+        return node
+    if not any(isinstance(n, PlusMinus) for n in walk(node)):
+        return node
+    return Seq("{", "}", tuple(_pm_variants(node, _MAX_PM_VARIANTS)))
+
+
+# ---------------------------------------------------------------- relations
+
+
+def _is_assignment(rel: Rel) -> bool:
+    return len(rel.ops) == 1 and rel.ops[0] in ("=", "in") and bool(_ASSIGN_LHS_RE.fullmatch(rel.lhs_text))
+
+
+def _value_of(node: Node) -> Node:
+    """`x = 3` -> `3` (an assignment's value); anything else unchanged."""
+    if isinstance(node, Rel) and _is_assignment(node):
+        return node.args[1]
+    return node
+
+
+_FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
+_INEQ = frozenset(("<", ">", "<=", ">="))
+
+
+def _rel_equiv(ref: Node, ans: Node, ctx: Ctx) -> bool:
+    if isinstance(ref, Rel) and isinstance(ans, Rel):
+        if all(op == "=" for op in ref.ops + ans.ops) and len(ref.ops) == 1 and len(ans.ops) == 1:
+            return _equation_equiv(ref, ans, ctx)
+        if all(op == "!=" for op in ref.ops + ans.ops) and len(ref.ops) == 1 and len(ans.ops) == 1:
+            return _equation_equiv(ref, ans, ctx)
+        if all(op == "in" for op in ref.ops + ans.ops):
+            return equivalent(ref.args[-1], ans.args[-1], ctx)
+        if all(op in _INEQ for op in ref.ops + ans.ops):
+            ir, ia = _ineq_interval(ref), _ineq_interval(ans)
+            if ir is not None and ia is not None:
+                return ir[0] == ia[0] and _intervals_equal([ir[1]], [ia[1]], ctx)
+            if len(ref.ops) == 1 and len(ans.ops) == 1:
+                return _inequality_equiv(ref, ans, ctx)
+            return False
+        # An assignment on one side and an equation on the other: `x = 3` vs `3 = x`.
+        if _is_assignment(ref) and _is_assignment(ans):
+            return ref.lhs_text == ans.lhs_text and equivalent(ref.args[1], ans.args[1], ctx)
+        return False
+    rel, other = (ref, ans) if isinstance(ref, Rel) else (ans, ref)
+    assert isinstance(rel, Rel)
+    if _is_assignment(rel):
+        value = rel.args[1]
+        return equivalent(value, other, ctx) if rel is ref else equivalent(other, value, ctx)
+    if all(op in _INEQ for op in rel.ops) and _is_collection(other):
+        return _collection_equiv(ref, ans, ctx)
+    return False
+
+
+def _difference(rel: Rel, flip: bool = False) -> Node:
+    lhs, rhs = rel.args
+    return Add((rhs, Neg(lhs))) if flip else Add((lhs, Neg(rhs)))
+
+
+def _equation_equiv(r: Rel, a: Rel, ctx: Ctx) -> bool:
+    return _proportional(_difference(r), _difference(a), ctx, positive=False)
+
+
+def _inequality_equiv(r: Rel, a: Rel, ctx: Ctx) -> bool:
+    # Normalise both to "d < 0" / "d <= 0" (flipping > and >=), then require d1 = k * d2 with k > 0.
+    def norm(rel: Rel) -> tuple[str, Node]:
+        op = rel.ops[0]
+        if op in (">", ">="):
+            return _FLIP[op], _difference(rel, flip=True)
+        return op, _difference(rel)
+
+    op_r, dr = norm(r)
+    op_a, da = norm(a)
+    return op_r == op_a and _proportional(dr, da, ctx, positive=True)
+
+
+def _proportional(d1: Node, d2: Node, ctx: Ctx, positive: bool) -> bool:
+    """d1 = k * d2 for a constant k != 0 (k > 0 when `positive`), tested at the sample points."""
+    syms = sorted(free_symbols(d1) | free_symbols(d2))
+    use_float = has_float(d1) or has_float(d2)
+    tol = ctx.float_rel_tol if use_float else 1e-8
+    ratio: Any = None
+    zeros = 0
+    valid = 0
+    for p in range(10):
+        if valid >= (4 if syms else 1):
+            break
+        ctx.budget.check_now()
+        try:
+            try:
+                v1, s1, v2, s2 = _eval_pair(d1, d2, syms, p, ctx, _FLOATS)
+            except Overflow:
+                v1, s1, v2, s2 = _eval_pair(d1, d2, syms, p, ctx, ctx.mp())
+        except Undefined:
+            continue
+        except (TooLarge, Overflow):
+            return _large_equal(d1, d2)
+        valid += 1
+        z1 = abs(v1) <= 1e-11 * max(s1, 1e-300)
+        z2 = abs(v2) <= 1e-11 * max(s2, 1e-300)
+        if z1 != z2:
+            return False
+        if z1:
+            zeros += 1
+            continue
+        k = v1 / v2
+        if ratio is None:
+            ratio = k
+            if positive and (abs(k.imag) > 1e-9 * abs(k) or k.real <= 0):
+                return False
+        elif abs(k - ratio) > tol * max(abs(k), abs(ratio)):
+            return False
+    return valid > 0 and (ratio is not None or zeros == valid)
+
+
+# ---------------------------------------------------------------- intervals and collections
+
+
+@dataclass(frozen=True)
+class Interval:
+    lo: Node
+    hi: Node
+    lo_closed: bool
+    hi_closed: bool
+
+
+_NEG_INF = Neg(Const("inf"))
+_POS_INF = Const("inf")
+
+
+def _ineq_interval(rel: Rel) -> tuple[str, Interval] | None:
+    """`x > 3` -> ("x", (3, oo)); `1 <= x < 2` -> ("x", [1, 2)); None when not a bound on one variable."""
+    if not all(op in _INEQ for op in rel.ops):
+        return None
+    var_idx = [i for i, a in enumerate(rel.args) if free_symbols(a)]
+    if len(var_idx) != 1 or not isinstance(rel.args[var_idx[0]], Sym):
+        return None
+    i = var_idx[0]
+    name = rel.args[i].name  # type: ignore[union-attr]
+    lo, hi = _NEG_INF, _POS_INF
+    lo_c = hi_c = False
+    # Each link "a op b" with the variable on one side bounds it.
+    for k, op in enumerate(rel.ops):
+        left, right = rel.args[k], rel.args[k + 1]
+        if k + 1 == i:  # c op x
+            op, bound = _FLIP[op], left
+        elif k == i:  # x op c
+            bound = right
+        else:
+            continue
+        if op in ("<", "<="):
+            hi, hi_c = bound, op == "<="
+        else:
+            lo, lo_c = bound, op == ">="
+    return name, Interval(lo, hi, lo_c, hi_c)
+
+
+def _is_collection(node: Node) -> bool:
+    return isinstance(node, Seq | SetOp | EmptySet | Reals | PlusMinus)
+
+
+def _as_intervals(node: Node) -> list[Interval] | None:
+    if isinstance(node, Reals):
+        return [Interval(_NEG_INF, _POS_INF, False, False)]
+    if isinstance(node, EmptySet):
+        return []
+    if isinstance(node, Seq):
+        if node.open in "([" and node.open and node.close in ")]" and len(node.items) == 2:
+            if any(not _is_scalar(x) for x in node.items):
+                return None
+            return [Interval(node.items[0], node.items[1], node.open == "[", node.close == "]")]
+        if node.open == "{":
+            return [Interval(x, x, True, True) for x in node.items] if all(map(_is_scalar, node.items)) else None
+        if node.open == "" and all(isinstance(x, Rel) for x in node.items):
+            out: list[Interval] = []
+            for x in node.items:
+                iv = _ineq_interval(x)  # type: ignore[arg-type]
+                if iv is None:
+                    return None
+                out.append(iv[1])
+            return out
+        return None
+    if isinstance(node, Rel):
+        iv = _ineq_interval(node)
+        return None if iv is None else [iv[1]]
+    if isinstance(node, SetOp) and node.op == "union":
+        out = []
+        for part in node.args:
+            sub = _as_intervals(part)
+            if sub is None:
+                return None
+            out += sub
+        return out
+    return None
+
+
+def _real_value(node: Node, ctx: Ctx) -> float | None:
+    s = _inf_sign(node)
+    if s:
+        return float("inf") * s
+    if free_symbols(node):
+        return None
+    e = _safe_exact(node, ctx)
+    if isinstance(e, Fraction):
+        return float(e)
+    try:
+        v, _ = NumEval(_FLOATS, {}, ctx.budget).run(node)
+    except (Undefined, Overflow, TooLarge):
+        return None
+    return float(v.real) if abs(v.imag) < 1e-12 else None
+
+
+def _merge(ivs: list[Interval], ctx: Ctx) -> list[Interval]:
+    """Sort and merge overlapping intervals when every endpoint is a known real number."""
+    keyed = []
+    for iv in ivs:
+        lo, hi = _real_value(iv.lo, ctx), _real_value(iv.hi, ctx)
+        if lo is None or hi is None:
+            return ivs
+        keyed.append((lo, not iv.lo_closed, hi, iv))
+    keyed.sort(key=lambda t: (t[0], t[1]))
+    out: list[tuple[float, float, Interval]] = []
+    for lo, _, hi, iv in keyed:
+        if out:
+            plo, phi, piv = out[-1]
+            touching = lo < phi or (lo == phi and (piv.hi_closed or iv.lo_closed))
+            if touching:
+                if hi > phi or (hi == phi and iv.hi_closed and not piv.hi_closed):
+                    out[-1] = (plo, hi, Interval(piv.lo, iv.hi, piv.lo_closed, iv.hi_closed))
+                continue
+        out.append((lo, hi, iv))
+    return [t[2] for t in out]
+
+
+def _intervals_equal(r: list[Interval], a: list[Interval], ctx: Ctx) -> bool:
+    r, a = _merge(r, ctx), _merge(a, ctx)
+    if len(r) != len(a):
+        return False
+    for x, y in zip(r, a, strict=True):
+        ctx.budget.check()
+        # A bracket at an infinite end carries no meaning; at a finite end it is part of the answer.
+        if not _inf_sign(x.lo) and x.lo_closed != y.lo_closed:
+            return False
+        if not _inf_sign(x.hi) and x.hi_closed != y.hi_closed:
+            return False
+        if not (scalar_equal(x.lo, y.lo, ctx) and scalar_equal(x.hi, y.hi, ctx)):
+            return False
+    return True
+
+
+def _kind(node: Node) -> str:
+    if isinstance(node, EmptySet):
+        return "set"
+    if isinstance(node, Reals | SetOp):
+        return "intervals"
+    if isinstance(node, Rel):
+        return "intervals" if all(op in _INEQ for op in node.ops) else "scalar"
+    if isinstance(node, Seq):
+        if node.open == "{":
+            return "set"
+        if node.open == "":
+            if node.items and all(isinstance(x, Rel) and all(o in _INEQ for o in x.ops) for x in node.items):
+                return "intervals"
+            return "list"
+        if node.open + node.close in ("()", "[]") and len(node.items) != 2:
+            return "tuple"
+        if node.open + node.close == "()":
+            return "pair"  # a point or an open interval
+        return "intervals"  # [a, b], (a, b], [a, b)
+    return "scalar"
+
+
+def _items(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, Seq):
+        return node.items
+    if isinstance(node, EmptySet):
+        return ()
+    return (node,)
+
+
+def _collection_equiv(ref: Node, ans: Node, ctx: Ctx) -> bool:
+    kr, ka = _kind(ref), _kind(ans)
+    if "intervals" in (kr, ka):
+        other = ka if kr == "intervals" else kr
+        if other in ("intervals", "pair", "set"):
+            ir, ia = _as_intervals(ref), _as_intervals(ans)
+            if ir is None or ia is None:
+                return False
+            return _intervals_equal(ir, ia, ctx)
+        return False
+    if kr in ("set", "list", "scalar") and ka in ("set", "list", "scalar"):
+        return _unordered_equal(_items(ref), _items(ans), ctx)
+    if kr in ("pair", "tuple") and ka in ("pair", "tuple"):
+        assert isinstance(ref, Seq) and isinstance(ans, Seq)
+        if (ref.open, ref.close) != (ans.open, ans.close):
+            return False
+        return _ordered_equal(ref.items, ans.items, ctx)
+    if {kr, ka} <= {"pair", "tuple", "list"}:
+        # A bare list against a tuple: the order still matters.
+        return _ordered_equal(_items(ref), _items(ans), ctx)
+    return False
+
+
+def _ordered_equal(xs: tuple[Node, ...], ys: tuple[Node, ...], ctx: Ctx) -> bool:
+    if len(xs) != len(ys):
+        return False
+    return all(equivalent(_value_of(x), _value_of(y), ctx) for x, y in zip(xs, ys, strict=True))
+
+
+def _dedupe(xs: tuple[Node, ...]) -> list[Node]:
+    out: list[Node] = []
+    for x in xs:
+        if x not in out:
+            out.append(x)
+    return out
+
+
+def _unordered_equal(xs: tuple[Node, ...], ys: tuple[Node, ...], ctx: Ctx) -> bool:
+    # Assignments in a list of solutions ("x = 1, y = 2") are matched whole when both sides are relations.
+    if not (xs and ys and all(isinstance(x, Rel) for x in xs + ys)):
+        xs = tuple(_value_of(x) for x in xs)
+        ys = tuple(_value_of(y) for y in ys)
+    left, right = _dedupe(xs), _dedupe(ys)
+    if len(left) != len(right):
+        return False
+    used = [False] * len(right)
+    for x in left:
+        for j, y in enumerate(right):
+            if not used[j] and equivalent(x, y, ctx):
+                used[j] = True
+                break
+        else:
+            return False
+    return True
+
+
+def _matrix_equiv(ref: Node, ans: Node, ctx: Ctx) -> bool:
+    def cells(node: Node) -> tuple[tuple[int, int], list[Node]] | None:
+        if isinstance(node, Matrix):
+            return (len(node.rows), len(node.rows[0])), [c for row in node.rows for c in row]
+        if (
+            isinstance(node, Seq)
+            and node.open in ("(", "[")
+            and node.close in (")", "]")
+            and node.open
+            == {
+                ")": "(",
+                "]": "[",
+            }.get(node.close)
+        ):
+            return (len(node.items), 1), list(node.items)
+        return None
+
+    cr, ca = cells(ref), cells(ans)
+    if cr is None or ca is None:
+        return False
+    (shape_r, xs), (shape_a, ys) = cr, ca
+    if shape_r != shape_a:
+        # A row vector against a column vector or a tuple: same entries in the same order.
+        if not (1 in shape_r and 1 in shape_a and len(xs) == len(ys)):
+            return False
+    return all(equivalent(x, y, ctx) for x, y in zip(xs, ys, strict=True))

@@ -1,0 +1,273 @@
+"""Finding the final answer in a completion, and cleaning answer and reference strings.
+
+Every function here is linear in the input (str.find/rfind, bounded forward scans, regexes without nested
+quantifiers run on a bounded tail), because the engine calls `cache_key` -> `extract_answer` in its event loop
+on completions of up to a megabyte.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+TAIL_CHARS = 4000  # the non-boxed patterns ("the answer is ...", bold) are searched in this tail only
+SHORT_REGION_CHARS = 100  # an answer block this short is taken whole when nothing else marks the answer
+MAX_BOXES = 10
+MAX_ANSWER_CHARS = 2000
+
+_BOX_CMDS = ("\\boxed", "\\fbox")
+_BOX_SEP_RE = re.compile(
+    r"[\s,;$.]*(?:(?:and|or|&)|\\text\{\s*(?:and|or|,)?\s*\}|\\q?quad|\\,|\\;|\\\)|\\\()?[\s,;$.]*"
+)
+# No two adjacent unbounded quantifiers over the same characters: these run on untrusted text.
+_FINAL_RE = re.compile(r"(?:final answer|the answer|answer)(?:\s{1,3}(?:is|would be|should be))?[\s:=]*", re.IGNORECASE)
+_FINAL_STRICT_RE = re.compile(r"(?:final answer|answer)\s*(?::|is)|answer\s+(?:would|should)\s+be", re.IGNORECASE)
+_BOLD_RE = re.compile(r"\*\*([^*\n]{1,200})\*\*")
+_MATH_SPAN_RE = re.compile(r"\$\$([^$]{1,1000})\$\$|\$([^$]{1,1000})\$|\\\((.{1,1000}?)\\\)|\\\[(.{1,1000}?)\\\]", re.S)
+_NUMBER_THEN_WORDS_RE = re.compile(r"([-+]?\\?\$?\d[\d,]*(?:\.\d+)?%?)\s+[A-Za-z][A-Za-z\s\-']*")
+_MC_RE = re.compile(r"\(?\s*([A-Ea-e])\s*\)?(?:$|[\s.:)]|\\)")
+_MC_TAIL_RE = re.compile(
+    r"(?:answer|option|choice)[ \t]{0,3}(?:is|:)?[ \t]{0,3}(?:\\text\{|\\textbf\{|\*\*|\$){0,3}[ \t]{0,3}"
+    r"\(?([A-E])\)?(?![A-Za-z])",
+    re.IGNORECASE,
+)
+_MC_REF_RE = re.compile(r"\(?([A-E])\)?")
+_MC_REF_VALUE_RE = re.compile(r"\\text(?:bf|rm)?\{\s*\(([A-E])\)\s*\}|\(([A-E])\)\s")
+_LOOKS_MATH_RE = re.compile(r"[\d$\\^=]")
+_WRAPPERS = ("\\text{", "\\textbf{", "\\mathrm{", "\\mathbf{", "\\textrm{", "\\mbox{")
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """The answer string found in a completion and where it came from (boxed, final, bold, block, ...)."""
+
+    text: str
+    source: str
+
+
+def answer_region(completion: str) -> str | None:
+    """The part of the completion that may hold the answer: the last `<answer>` block, else the text after the
+    last `</think>`, else everything. None when a `<think>` block was opened and never closed (truncated)."""
+    a = completion.rfind("<answer>")
+    if a != -1:
+        end = completion.find("</answer>", a)
+        return completion[a + 8 : end if end != -1 else len(completion)]
+    t = completion.rfind("</think>")
+    if t != -1:
+        return completion[t + 8 :]
+    if completion.find("<think>") != -1:
+        return None
+    return completion
+
+
+def _scan_braced(s: str, i: int, limit: int) -> int:
+    """Index just past the `}` matching the `{` at s[i], or -1 if it does not close before `limit`."""
+    depth = 0
+    j = i
+    while j < limit:
+        c = s[j]
+        if c == "\\":
+            j += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+        j += 1
+    return -1
+
+
+def _box_at(s: str, start: int, limit: int) -> tuple[str, int] | None:
+    """Parse the box command at s[start]; return (content, end) or None if it is unbalanced."""
+    cmd = "\\boxed" if s.startswith("\\boxed", start) else "\\fbox"
+    i = start + len(cmd)
+    while i < limit and s[i] == " ":
+        i += 1
+    if i < limit and s[i] == "{":
+        end = _scan_braced(s, i, limit)
+        if end == -1:
+            return None
+        return s[i + 1 : end - 1], end
+    if i > start + len(cmd) and i < limit:
+        # `\boxed 5`: the argument runs to the next space or `$`.
+        j = i
+        while j < limit and not s[j].isspace() and s[j] != "$":
+            j += 1
+        return s[i:j], j
+    return None
+
+
+def _rfind_box(s: str, end: int) -> int:
+    return max(s.rfind(cmd, 0, end) for cmd in _BOX_CMDS)
+
+
+def last_boxed(region: str) -> str | None:
+    """The content of the last balanced `\\boxed{}`/`\\fbox{}`; adjacent boxes (`\\boxed{1}, \\boxed{2}`) are
+    joined as a list."""
+    pos = _rfind_box(region, len(region))
+    found: tuple[str, int] | None = None
+    tries = 0
+    while pos != -1 and tries < 3:
+        found = _box_at(region, pos, len(region))
+        if found is not None:
+            break
+        pos = _rfind_box(region, pos)
+        tries += 1
+    if found is None:
+        return None
+    parts = [found[0]]
+    start = pos
+    while len(parts) < MAX_BOXES:
+        prev = _rfind_box(region, start)
+        if prev == -1:
+            break
+        got = _box_at(region, prev, start)
+        if got is None:
+            break
+        content, end = got
+        if start - end > 40 or not _BOX_SEP_RE.fullmatch(region, end, start):
+            break
+        parts.append(content)
+        start = prev
+    return ", ".join(reversed(parts)) if len(parts) > 1 else parts[0]
+
+
+def _strip_math(s: str) -> str:
+    s = s.strip()
+    for lo, hi in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+        if s.startswith(lo) and s.endswith(hi) and len(s) >= len(lo) + len(hi):
+            s = s[len(lo) : len(s) - len(hi)].strip()
+    return s
+
+
+def clean_answer(s: str) -> str:
+    """Strip delimiters and trailing punctuation that never change the value."""
+    for _ in range(2):
+        s = s.strip()
+        while s and s[-1] in ".;,":
+            s = s[:-1].rstrip()
+        for tail in ("\\.", "\\,", "\\;", "\\!"):
+            if s.endswith(tail):
+                s = s[: -len(tail)].rstrip()
+        s = _strip_math(s).strip("*").strip()
+    if s.startswith("\\displaystyle"):
+        s = s[len("\\displaystyle") :].strip()
+    return s
+
+
+def _from_sentence(s: str) -> str:
+    """The answer at the start of a sentence such as `$12$ dollars.` or `12 apples`."""
+    line = s[:300].split("\n", 1)[0].strip()
+    m = _MATH_SPAN_RE.search(line)
+    if m is not None and line.lstrip("*( ").startswith(("$", "\\(", "\\[")):
+        return next(g for g in m.groups() if g is not None)
+    line = line.strip("*").strip()
+    m2 = _NUMBER_THEN_WORDS_RE.fullmatch(line.rstrip("."))
+    if m2 is not None:
+        return m2.group(1)
+    return line
+
+
+def extract_answer(completion: str, mc: bool = False, require_boxed: bool = False) -> Extracted | None:
+    """Find the final answer in a completion (see the package docstring for the order of the rules)."""
+    region = answer_region(completion)
+    if region is None:
+        return None
+    boxed = last_boxed(region)
+    if boxed is not None:
+        text = clean_answer(boxed)
+        return Extracted(text[:MAX_ANSWER_CHARS], "boxed") if text else None
+    if require_boxed:
+        return None
+    tail = region[-TAIL_CHARS:]
+    tagged = len(region) != len(completion)
+    found = _unboxed(tail, region, mc, tagged)
+    if found is None:
+        return None
+    text = clean_answer(found.text)
+    return Extracted(text[:MAX_ANSWER_CHARS], found.source) if text else None
+
+
+def _unboxed(tail: str, region: str, mc: bool, tagged: bool) -> Extracted | None:
+    k = tail.rfind("####")
+    if k != -1:
+        return Extracted(tail[k + 4 :].strip().split("\n", 1)[0], "####")
+    last = None
+    for m in _FINAL_RE.finditer(tail):
+        if _FINAL_STRICT_RE.match(tail, m.start()) or tail[m.start() : m.end()].lower().startswith("the answer"):
+            last = m
+    if last is not None and tail[last.end() :].strip():
+        return Extracted(_from_sentence(tail[last.end() :]), "final")
+    if mc:
+        letters = list(_MC_TAIL_RE.finditer(tail))
+        if letters:
+            return Extracted(letters[-1].group(1), "choice")
+    bolds = list(_BOLD_RE.finditer(tail))
+    if bolds:
+        return Extracted(bolds[-1].group(1), "bold")
+    stripped = region.strip()
+    # A short answer block is the answer; short untagged text only when it looks like math.
+    if len(stripped) <= SHORT_REGION_CHARS and (tagged or _LOOKS_MATH_RE.search(stripped)):
+        spans = list(_MATH_SPAN_RE.finditer(stripped))
+        if spans:
+            return Extracted(next(g for g in spans[-1].groups() if g is not None), "math")
+        return Extracted(stripped, "block")
+    return None
+
+
+def mc_letter(answer: str) -> str | None:
+    """The multiple-choice letter an answer names (`B`, `(B)`, `B)`, `\\text{(B)}`, `(B) 42`), or None."""
+    s = answer.strip()[:200]
+    for w in _WRAPPERS:
+        s = s.replace(w, "")
+    s = s.replace("}", " ").strip("*$ ")
+    m = _MC_RE.match(s)
+    if m is None:
+        return None
+    return m.group(1).upper()
+
+
+def reference_answer(reference: str) -> str:
+    """The answer part of a reference: after `####` (GSM8K), inside the last box (MATH solutions), cleaned."""
+    s = reference.strip()
+    k = s.rfind("####")
+    if k != -1:
+        s = s[k + 4 :].strip()
+    if "\\boxed" in s or "\\fbox" in s:
+        boxed = last_boxed(s)
+        if boxed is not None:
+            s = boxed
+    return clean_answer(s)
+
+
+def reference_choice(ref: str) -> tuple[str, str] | None:
+    """An AMC-style reference `\\textbf{(A) }5` -> ("A", "5"); None otherwise."""
+    m = _MC_REF_VALUE_RE.match(ref.strip())
+    if m is None:
+        return None
+    value = ref.strip()[m.end() :].strip()
+    return (m.group(1) or m.group(2), value) if value else None
+
+
+def reference_mc_letter(ref: str) -> str | None:
+    """The letter when the reference is a bare multiple-choice letter (`B`, `(B)`, `\\text{(B)}`) or an AMC-style
+    letter with its value (`\\textbf{(A) }5`), else None."""
+    choice = reference_choice(ref)
+    if choice is not None:
+        return choice[0]
+    s = ref.strip()
+    for _ in range(3):
+        for w in _WRAPPERS:
+            if s.startswith(w) and s.endswith("}"):
+                s = s[len(w) : -1].strip()
+    m = _MC_REF_RE.fullmatch(s.strip())
+    return m.group(1) if m else None
+
+
+def normalized_text(s: str) -> str:
+    """A whitespace- and delimiter-insensitive form, for the exact-string fast path."""
+    for a, b in (("\\left", ""), ("\\right", ""), ("\\!", ""), ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("$", "")):
+        s = s.replace(a, b)
+    return " ".join(s.split())
