@@ -121,7 +121,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "usable": _optional_report("sandboxes", "available_languages"),
             "unavailable": _optional_report("sandboxes", "unavailable_languages"),
         }
-        report["language_model"] = _optional_report("verifiers.language", "model_status")
         report["status"] = "ready"
         return report
 

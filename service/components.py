@@ -58,6 +58,7 @@ class ShapingInput:
 
     text: str
     length: int
+    length_unit: str  # "tokens" when the client sent a token count, else "chars"
     think_prefilled: bool
     accuracy: Verdict | None
 
@@ -91,13 +92,13 @@ def _shaping_functions() -> tuple[dict[str, Callable[[ShapingInput, Mapping[str,
     def cosine(inp: ShapingInput, p: Mapping[str, Any]) -> float:
         if inp.accuracy is None:
             raise ValueError("cosine needs the accuracy verdict of a task with a reference")
-        extra = {k: float(v) for k, v in p.items() if k != "max_length"}
+        extra = {k: (None if v is None else float(v)) for k, v in p.items() if k != "max_length"}
         return shaping.cosine_scaled(inp.accuracy.status == "correct", inp.length, int(p["max_length"]), **extra)
 
     def tag_count(inp: ShapingInput, p: Mapping[str, Any]) -> float:
-        text = inp.text if not inp.think_prefilled else "<think>\n" + inp.text
-        kwargs = {k: tuple(p[k]) for k in ("think", "answer") if k in p}
-        return shaping.tag_count(text, **kwargs)
+        kwargs: dict[str, Any] = {k: (None if p[k] is None else tuple(p[k])) for k in ("think", "answer") if k in p}
+        prefilled = bool(p.get("think_prefilled", inp.think_prefilled))
+        return shaping.tag_count(inp.text, think_prefilled=prefilled, **kwargs)
 
     return {"overlong": overlong, "repetition": repetition, "cosine": cosine, "tag_count": tag_count}, ""
 
@@ -137,6 +138,12 @@ class Registry:
         for name, path in VERIFIER_COMPONENTS.items():
             info = self.verifiers[path]
             comps[name] = {"usable": info.available, **({} if info.available else {"reason": info.reason})}
+            model_status = getattr(info.module, "model_status", None)
+            if model_status is not None:  # e.g. the language-ID model file: present and readable?
+                model = model_status()
+                comps[name]["model"] = model
+                if not model.get("ok", True):
+                    comps[name].update(usable=False, reason=model.get("error") or "model unavailable")
         for name in SHAPING_COMPONENTS:
             ok = name in self.shaping
             comps[name] = {"usable": ok, **({} if ok else {"reason": self.shaping_reason})}

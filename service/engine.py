@@ -78,6 +78,7 @@ class Plan:
     signed_accuracy: bool = False
     text: str = ""
     length: int = 0
+    length_unit: str = "chars"
     think_prefilled: bool = False
 
 
@@ -209,6 +210,7 @@ class Engine:
         prompt = message_text(item.prompt, ())
         plan.text = text
         plan.length = item.length if item.length is not None else len(text)
+        plan.length_unit = "tokens" if item.length is not None else "chars"
         plan.think_prefilled = prompt.rstrip().endswith("<think>")
         if item.task not in self.registry.tasks:
             plan.error = f"unknown task {item.task!r}; known: {', '.join(sorted(self.registry.tasks))}"
@@ -337,7 +339,7 @@ class Engine:
             components[component] = value if verdict.decided else None
             details[component] = {"status": str(verdict.status), "reason": verdict.reason, **verdict.details}
         accuracy = by_component.get("accuracy")
-        shaping_input = ShapingInput(plan.text, plan.length, plan.think_prefilled, accuracy)
+        shaping_input = ShapingInput(plan.text, plan.length, plan.length_unit, plan.think_prefilled, accuracy)
         for component, options in plan.shaping.items():
             if component == "cosine" and accuracy is not None and not accuracy.decided:
                 components[component] = None
@@ -346,16 +348,22 @@ class Engine:
             try:
                 value = float(self.registry.shaping[component](shaping_input, options))
             except (ValueError, KeyError, TypeError) as exc:
+                why = f"missing option {exc}" if isinstance(exc, KeyError) else str(exc)
                 return ItemResult(
                     id=plan.id,
                     reward=None,
                     components={},
                     status=INVALID_ITEM,
-                    reason=f"bad options for {component}: {exc}",
+                    reason=f"bad options for {component}: {why}",
                     details={},
                 )
             components[component] = value
-            details[component] = {"status": "scored", "options": dict(options)}
+            details[component] = {
+                "status": "scored",
+                "options": dict(options),
+                "length": plan.length,
+                "length_unit": plan.length_unit,
+            }
         for component, reason in plan.unavailable.items():
             components[component] = None
             details[component] = {"status": Status.UNAVAILABLE.value, "reason": reason}

@@ -34,6 +34,7 @@ UNDECIDED_STATUSES: frozenset[str] = frozenset(
         Status.OUT_OF_MEMORY,
         Status.SANDBOX_ERROR,
         Status.VERIFIER_ERROR,
+        Status.UNAVAILABLE,
     }
 )
 

@@ -138,3 +138,69 @@ def test_verifier_bugs_stay_on_their_items(engine):
     assert "ZeroDivisionError: boom" in out.results[1].reason
     assert "returned float" in out.results[2].reason
     assert [r.reward for r in out.results] == [None, None, None, 1.0]
+
+
+def math_item(answer: str, **extra) -> dict:
+    return {
+        "task": "math",
+        "reference": "42",
+        "completion": f"<think>so</think><answer>\\boxed{{{answer}}}</answer>",
+        **extra,
+    }
+
+
+def test_dapo_profile_is_signed_accuracy_plus_overlong_penalty(engine):
+    out = score(
+        engine,
+        profile="dapo",
+        advantage="none",
+        items=[
+            math_item("42", length=1000),
+            math_item("41", length=1000),
+            math_item("42", length=16384 + 2048),  # halfway into the 4096-token buffer
+            math_item("42", length=30000),
+        ],
+    )
+    assert [r.reward for r in out.results] == pytest.approx([1.0, -1.0, 0.5, 0.0])
+    assert out.results[2].components == pytest.approx({"accuracy": 1.0, "overlong": -0.5})
+    assert out.results[2].details["overlong"]["length_unit"] == "tokens"
+
+
+def test_shaping_components_on_request(engine):
+    out = score(
+        engine,
+        profile="accuracy",
+        weights={"cosine": 1.0, "tag_count": 1.0, "repetition": 1.0},
+        options={"cosine": {"max_length": 100}},
+        advantage="none",
+        items=[math_item("42"), math_item("7")],
+    )
+    right, wrong = out.results
+    assert right.components["cosine"] > 0.5 and -0.5 < wrong.components["cosine"] < 0.0
+    assert right.components["tag_count"] == 0.0  # open-r1's tag_count wants newlines around the tags
+    assert right.components["repetition"] == 0.0
+    assert right.reward == pytest.approx(1.0 + right.components["cosine"])
+
+
+def test_missing_shaping_option_is_an_item_error(engine):
+    out = score(engine, profile="accuracy", weights={"overlong": 1.0}, items=[math_item("42")])
+    assert out.results[0].status == "invalid_item"
+    assert "overlong: missing option 'max_length'" in out.results[0].reason
+
+
+def test_r1_profile_scores_language_consistency(engine):
+    english = "<think>First I add the two numbers, then I check the sum again carefully.</think> The answer is 42."
+    chinese = "<think>首先我把两个数字相加，然后再仔细检查一下结果是否正确。</think> The answer is \\boxed{42}."
+    out = score(
+        engine,
+        profile="r1",
+        advantage="none",
+        items=[
+            {"task": "math", "reference": "42", "completion": english.replace("42.", "\\boxed{42}."), "language": "en"},
+            {"task": "math", "reference": "42", "completion": chinese, "language": "en"},
+        ],
+    )
+    en, zh = out.results
+    assert en.components == pytest.approx({"accuracy": 1.0, "format": 1.0, "language": 1.0}) and en.reward == 3.0
+    assert zh.components["language"] == pytest.approx(0.0, abs=0.05)
+    assert zh.details["language"]["target"] == "en"

