@@ -240,7 +240,10 @@ class Engine:
             plan.error = f"profile {recipe.profile!r} has no component that applies to task {item.task!r}"
             return plan
         plan.weights = weights
-        for component in weights:
+        needed = list(weights)
+        if "cosine" in weights and "accuracy" not in weights and task_verifier is not None:
+            needed.append("accuracy")  # cosine scales by correctness even when accuracy itself has no weight
+        for component in needed:
             options = {**recipe.options.get(component, {}), **(item.options or {}).get(component, {})}
             if component == "accuracy":
                 plan.signed_accuracy = bool(options.pop("signed", False))

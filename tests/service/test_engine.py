@@ -204,3 +204,18 @@ def test_r1_profile_scores_language_consistency(engine):
     assert en.components == pytest.approx({"accuracy": 1.0, "format": 1.0, "language": 1.0}) and en.reward == 3.0
     assert zh.components["language"] == pytest.approx(0.0, abs=0.05)
     assert zh.details["language"]["target"] == "en"
+
+
+def test_cosine_alone_still_judges_accuracy(engine):
+    out = score(
+        engine,
+        profile="accuracy",
+        weights={"accuracy": 0.0, "cosine": 1.0},
+        options={"cosine": {"max_length": 100}},
+        advantage="none",
+        items=[math_item("42"), math_item("7")],
+    )
+    right, wrong = out.results
+    assert right.reward == right.components["cosine"] and right.reward > 0.5
+    assert wrong.reward == wrong.components["cosine"] and wrong.reward < 0
+    assert right.components["accuracy"] == 1.0  # reported, but weighs nothing
