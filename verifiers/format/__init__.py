@@ -24,6 +24,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from verifiers.tags import ANSWER_TAGS, THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
 NAME = "format"
@@ -43,35 +44,18 @@ class FormatConfig:
     think_prefilled: bool = False
 
 
-def _tag_pair(value: Any, default: tuple[str, str], name: str) -> tuple[str, str]:
-    if value is None:
-        return default
-    if (
-        isinstance(value, list | tuple)
-        and len(value) == 2
-        and all(isinstance(t, str) and t.strip() for t in value)
-        and value[0] != value[1]
-    ):
-        return (value[0], value[1])
-    raise ValueError(f"{name} must be two different non-empty strings [open, close]")
-
-
 def config_from(attempt: Attempt) -> FormatConfig:
     """Resolve the options of an attempt; raises ValueError with a readable message on a bad option."""
     opts = attempt.options or {}
     layout = opts.get("layout", "r1-zero")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
-    think = _tag_pair(opts.get("think_tags"), ("<think>", "</think>"), "think_tags")
-    answer = _tag_pair(opts.get("answer_tags"), ("<answer>", "</answer>"), "answer_tags")
+    think = tag_pair(opts.get("think_tags"), THINK_TAGS, "think_tags")
+    answer = tag_pair(opts.get("answer_tags"), ANSWER_TAGS, "answer_tags")
     strict = opts.get("strict", True)
     if not isinstance(strict, bool):
         raise ValueError("strict must be true or false")
-    prefilled = opts.get("think_prefilled")
-    if prefilled is None:
-        prefilled = bool(attempt.prompt) and attempt.prompt.rstrip().endswith(think[0])
-    elif not isinstance(prefilled, bool):
-        raise ValueError("think_prefilled must be true or false")
+    prefilled = think_prefilled(opts, attempt.prompt, think[0])
     return FormatConfig(layout=layout, think=think, answer=answer, strict=strict, think_prefilled=prefilled)
 
 

@@ -38,6 +38,7 @@ from typing import Any
 
 from verifiers.language.model import LID176_LANGUAGES, LangId, ModelUnavailable, get_model, model_status
 from verifiers.language.text import Piece, extract_cot, language_pieces
+from verifiers.tags import THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
 NAME = "language"
@@ -104,28 +105,11 @@ def normalize_language(code: Any) -> str | None:
     return base if base in LID176_LANGUAGES else None
 
 
-def _tag_pair(value: Any) -> tuple[str, str]:
-    if value is None:
-        return ("<think>", "</think>")
-    if (
-        isinstance(value, list | tuple)
-        and len(value) == 2
-        and all(isinstance(t, str) and t.strip() for t in value)
-        and value[0] != value[1]
-    ):
-        return (value[0], value[1])
-    raise ValueError("think_tags must be two different non-empty strings [open, close]")
-
-
 def config_from(attempt: Attempt) -> LanguageConfig:
     """Resolve the options of an attempt; raises ValueError with a readable message on a bad option."""
     opts: Mapping[str, Any] = attempt.options or {}
-    think = _tag_pair(opts.get("think_tags"))
-    prefilled = opts.get("think_prefilled")
-    if prefilled is None:
-        prefilled = isinstance(attempt.prompt, str) and attempt.prompt.rstrip().endswith(think[0])
-    elif not isinstance(prefilled, bool):
-        raise ValueError("think_prefilled must be true or false")
+    think = tag_pair(opts.get("think_tags"), THINK_TAGS, "think_tags")
+    prefilled = think_prefilled(opts, attempt.prompt, think[0])
     default_raw = opts.get("default_language", DEFAULT_LANGUAGE)
     default = normalize_language(default_raw)
     if default is None:
