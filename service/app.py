@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import time
@@ -112,14 +113,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def readyz(request: Request) -> Any:
         """Readiness: which tasks, components, languages and cache are usable."""
         engine: Engine = request.app.state.engine
-        report: dict[str, Any] = engine.registry.report()
+        # The first call probes toolchain versions and model files: keep that off the event loop.
+        report: dict[str, Any] = await asyncio.to_thread(engine.registry.report)
         report["cache"] = await engine.cache.status()
         report["workers"] = engine.pool.workers
         report["queue"] = {"depth": engine.queue_depth, "max": settings.max_queue}
-        report["sandbox"] = _optional_report("sandboxes", "isolation_report")
+        report["sandbox"] = await asyncio.to_thread(_optional_report, "sandboxes", "isolation_report")
         report["languages"] = {
-            "usable": _optional_report("sandboxes", "available_languages"),
-            "unavailable": _optional_report("sandboxes", "unavailable_languages"),
+            "usable": await asyncio.to_thread(_optional_report, "sandboxes", "available_languages"),
+            "unavailable": await asyncio.to_thread(_optional_report, "sandboxes", "unavailable_languages"),
         }
         report["status"] = "ready"
         return report
