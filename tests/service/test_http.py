@@ -206,6 +206,11 @@ def test_operations_endpoints(server):
     assert ready["tasks"]["echo"]["usable"] is True
     assert ready["cache"] == {"kind": "memory", "usable": True, "items": ready["cache"]["items"]}
     assert {"components", "languages", "sandbox", "workers", "queue"} <= set(ready)
+    assert ready["tasks"]["math"]["usable"] and ready["tasks"]["code"]["usable"]
+    assert ready["components"]["language"]["usable"] is True
+    assert ready["components"]["language"]["model"]["path"].endswith("lid.176.ftz")
+    assert "python" in ready["languages"]["usable"]
+    assert ready["sandbox"]["backend"] == "bwrap" and ready["sandbox"]["usable"] is True
     assert 'aha_items_scored_total{status="correct",task="format"}' in metrics
     assert "aha_request_seconds_bucket" in metrics and "aha_cache_misses_total" in metrics
     assert "/v1/score" in openapi["paths"]
