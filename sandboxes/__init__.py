@@ -11,7 +11,9 @@ import os
 from typing import Any
 
 from sandboxes import cgroups, config
-from sandboxes.languages import RECIPES, Recipe, available_languages, get_recipe, unavailable_languages
+from sandboxes.languages import RECIPES, Recipe, get_recipe
+from sandboxes.languages import available_languages as _host_languages
+from sandboxes.languages import unavailable_languages as _host_unavailable
 from sandboxes.types import Limits, Mount, RunResult, RunSpec, RunStatus, Sandbox
 
 __all__ = [
@@ -39,14 +41,42 @@ def get_sandbox(backend: str | None = None) -> Sandbox:
 
         return BwrapSandbox()
     if name == "docker":
-        raise ValueError("the docker sandbox backend is not implemented yet; use AHA_SANDBOX_BACKEND=bwrap")
+        return _docker_sandbox()
     raise ValueError(f"unknown sandbox backend {name!r} (expected 'bwrap' or 'docker')")
+
+
+# One docker backend per process: it owns the warm container pool, which a fresh instance per judgement would waste.
+@functools.lru_cache(maxsize=1)
+def _docker_sandbox() -> Sandbox:
+    from sandboxes.docker_backend import DockerSandbox
+
+    return DockerSandbox()
+
+
+def available_languages() -> dict[str, dict]:
+    """Usable languages for the configured backend: host toolchains for bwrap, built images for docker."""
+    if config.backend().lower() != "docker":
+        return _host_languages()
+    images = isolation_report("docker").get("images_found") or {}
+    return {name: {"image": image, "aliases": list(RECIPES[name].aliases)} for name, image in images.items()}
+
+
+def unavailable_languages() -> dict[str, str]:
+    """Languages that cannot run with the configured backend, and why."""
+    if config.backend().lower() != "docker":
+        return _host_unavailable()
+    report = isolation_report("docker")
+    if not report.get("usable") and not report.get("images_missing"):
+        return {name: report.get("reason", "docker backend unusable") for name in RECIPES}
+    return {name: f"image {image} is not built" for name, image in (report.get("images_missing") or {}).items()}
 
 
 @functools.lru_cache(maxsize=4)
 def _report(backend: str) -> tuple[tuple[str, Any], ...]:
     if backend == "docker":
-        return (("backend", "docker"), ("usable", False), ("reason", "docker backend not implemented yet"))
+        from sandboxes.docker_backend import docker_report
+
+        return tuple(docker_report().items())
     from sandboxes.bwrap import bwrap_version
 
     setup = cgroups.detect()
