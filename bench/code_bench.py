@@ -28,6 +28,10 @@ from sandboxes.programs import prepared, run_program  # noqa: E402
 from verifiers import code  # noqa: E402
 from verifiers.verdict import Attempt, Status  # noqa: E402
 
+# Between measurements, so that neither side pays for the other's aftermath: the kernel tears a sandbox's
+# namespaces down after the run returns, and the sandbox prepares its next launcher in the background.
+_SETTLE_S = 0.03
+
 PROGRAMS = {
     "python hello": "print('hello')",
     "python ~30ms compute": "s = 0\nfor i in range(600000):\n    s += i * i\nprint(s)",
@@ -47,10 +51,12 @@ def _overhead(runs: int) -> None:
                 t = time.perf_counter()
                 subprocess.run([python, "-I", "-B", str(prog.box / "main.py")], capture_output=True, check=True)
                 bare.append(time.perf_counter() - t)
+                time.sleep(_SETTLE_S)
                 t = time.perf_counter()
                 res = run_program(sandbox, prog, limits=Limits(cpu_s=10, wall_s=20, memory_mb=256))
                 boxed.append(time.perf_counter() - t)
                 assert res.status == "ok", res
+                time.sleep(_SETTLE_S)
             b, s = statistics.median(bare) * 1000, statistics.median(boxed) * 1000
             print(f"{name:<24}{b:>10.1f}{s:>12.1f}{s / b:>8.2f}")
 

@@ -148,6 +148,34 @@ def detect() -> CgroupSetup:
     return CgroupSetup("none", reason="; ".join(reasons) + "; falling back to rlimits")
 
 
+def _write_small(path: Path, value: str) -> None:
+    # One write(2) of the whole value; Path.write_text's text layer costs more than the kernel's work here.
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def sweep_stale(setup: CgroupSetup) -> None:
+    """Remove per-run cgroups left by a process of ours that died without cleaning up (empty ones only)."""
+    parents = {p for p in (setup.memory_parent, setup.pids_parent, setup.cpuacct_parent) if p is not None}
+    for parent in parents:
+        try:
+            children = list(parent.glob("aha-run-*"))
+        except OSError:
+            continue
+        for d in children:
+            try:
+                owner = int(d.name.split("-")[2])
+            except (IndexError, ValueError):
+                continue
+            if owner == os.getpid() or Path(f"/proc/{owner}").exists():
+                continue
+            with contextlib.suppress(OSError):
+                d.rmdir()
+
+
 class RunCgroup:
     """The memory+pids cgroup(s) of one run. Create with `create`, always `destroy` in a finally."""
 
@@ -158,8 +186,8 @@ class RunCgroup:
         self.cpu_dir = cpu_dir
 
     @classmethod
-    def create(cls, setup: CgroupSetup, memory_bytes: int, pids: int) -> RunCgroup:
-        """Make the run's cgroup(s) with the limits set; raises OSError when the host refuses."""
+    def create(cls, setup: CgroupSetup, memory_bytes: int | None, pids: int | None) -> RunCgroup:
+        """Make the run's cgroup(s), with the limits set unless None (`set_limits` later); OSError if refused."""
         assert setup.memory_parent is not None and setup.pids_parent is not None
         name = f"aha-run-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         mem = setup.memory_parent / name
@@ -173,16 +201,7 @@ class RunCgroup:
                 d.mkdir()
                 made.append(d)
             group = cls(setup, mem, pid, cpu)
-            if setup.version == "v2":
-                (mem / "memory.max").write_text(str(memory_bytes))
-                with contextlib.suppress(OSError):
-                    (mem / "memory.swap.max").write_text("0")
-                (pid / "pids.max").write_text(str(pids))
-            else:
-                (mem / "memory.limit_in_bytes").write_text(str(memory_bytes))
-                with contextlib.suppress(OSError):  # only with swap accounting
-                    (mem / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
-                (pid / "pids.max").write_text(str(pids))
+            group.set_limits(memory_bytes, pids)
             return group
         except OSError:
             for d in made:
@@ -190,10 +209,32 @@ class RunCgroup:
                     d.rmdir()
             raise
 
+    def set_limits(self, memory_bytes: int | None, pids: int | None) -> None:
+        """Set the memory and pids limits (either may be None: left as is). A fresh cgroup has none."""
+        _write = _write_small
+        if memory_bytes is not None:
+            if self.setup.version == "v2":
+                _write(self.memory_dir / "memory.max", str(memory_bytes))
+                with contextlib.suppress(OSError):
+                    _write(self.memory_dir / "memory.swap.max", "0")
+            else:
+                # memsw must stay >= the memory limit: it is unlimited in a fresh group, so memory goes first
+                _write(self.memory_dir / "memory.limit_in_bytes", str(memory_bytes))
+                with contextlib.suppress(OSError):  # only with swap accounting
+                    _write(self.memory_dir / "memory.memsw.limit_in_bytes", str(memory_bytes))
+        if pids is not None:
+            _write(self.pids_dir / "pids.max", str(pids))
+
+    def reset_peak(self) -> None:
+        """Start the peak over from current use (v1: a process that waited here may have been charged a page)."""
+        if self.setup.version == "v1":
+            with contextlib.suppress(OSError):
+                _write_small(self.memory_dir / "memory.max_usage_in_bytes", "0")
+
     def attach(self, pid: int) -> None:
         """Move process `pid` (before it forks anything) into the run's cgroup(s)."""
         for d in self._dirs():
-            (d / "cgroup.procs").write_text(str(pid))
+            _write_small(d / "cgroup.procs", str(pid))
 
     def _dirs(self) -> list[Path]:
         return list(dict.fromkeys(x for x in (self.memory_dir, self.pids_dir, self.cpu_dir) if x is not None))

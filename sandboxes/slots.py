@@ -11,11 +11,16 @@ import contextlib
 import fcntl
 import os
 import random
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from sandboxes import config
+
+# Threads of this process waiting for a slot wake up as soon as one of ours is released; releases by other
+# processes are still found by polling.
+_RELEASED = threading.Condition()
 
 
 class SlotTimeout(Exception):
@@ -46,11 +51,14 @@ def run_slot(timeout_s: float = 600.0) -> Iterator[int]:
                     yield i
                 finally:
                     fcntl.flock(fds[i], fcntl.LOCK_UN)
+                    with _RELEASED:
+                        _RELEASED.notify()
                 return
             if time.monotonic() > deadline:
                 raise SlotTimeout(f"no sandbox slot free after {timeout_s:.0f}s ({n} slots)")
-            time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 0.004)  # short: a freed slot must not sit idle
+            with _RELEASED:
+                _RELEASED.wait(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.004)  # short: a slot freed by another process must not sit idle
     finally:
         for fd in fds.values():
             os.close(fd)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from sandboxes import Limits, RunStatus, available_languages, get_recipe, get_sandbox, isolation_report
@@ -80,3 +82,63 @@ def test_stderr_capped_and_flagged() -> None:
 def test_closed_outputs_then_spin_still_times_out() -> None:
     _, res = _run("python", "import os\nos.close(1); os.close(2)\nwhile True: pass", cpu_s=30, wall_s=1.5)
     assert res.status == RunStatus.TIME_LIMIT
+
+
+# ------------------------------------------------------------------------------------ launchers and cgroups
+needs_cgroups = pytest.mark.skipif(
+    isolation_report("bwrap").get("cgroups") == "none", reason="launchers are used with cgroups only"
+)
+
+
+@needs_cgroups
+def test_limits_apply_to_the_program() -> None:
+    # The launcher sets the rlimits before it execs bwrap: the program must see them (and cannot raise them).
+    code = (
+        "import resource\n"
+        "print(resource.getrlimit(resource.RLIMIT_NOFILE), resource.getrlimit(resource.RLIMIT_CPU))\n"
+        "try:\n    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096)); print('RAISED')\n"
+        "except (ValueError, OSError):\n    print('kept')"
+    )
+    _, res = _run("python", code, cpu_s=3, open_files=77)
+    assert res.status == RunStatus.OK, res
+    assert res.stdout.split(b"\n")[:2] == [b"(77, 77) (3, 4)", b"kept"]
+
+
+@needs_cgroups
+def test_no_memory_or_processes_carry_over_between_runs() -> None:
+    # Each run gets a fresh cgroup prepared ahead: a big run must not raise the next runs' peak, and nothing
+    # a run left running may be found by the next one on the same slot.
+    _, big = _run("python", "x = bytearray(200 * 1024 * 1024); print(len(x))", memory_mb=400)
+    assert big.status == RunStatus.OK and (big.peak_memory_bytes or 0) > 200 << 20, big
+    spawn = "import subprocess\nsubprocess.Popen(['sleep', '60'], start_new_session=True)\nprint('left')"
+    _, res = _run("python", spawn)
+    assert res.status == RunStatus.OK and res.stdout == b"left\n"
+    for _ in range(4):  # whichever slot comes up
+        _, small = _run("python", "import os\nprint(len([p for p in os.listdir('/proc') if p.isdigit()]))")
+        assert small.status == RunStatus.OK, small
+        assert (small.peak_memory_bytes or 0) < 100 << 20, small
+        assert int(small.stdout) <= 3  # bwrap's init, the program (and nothing from before)
+
+
+@needs_cgroups
+def test_waiting_launchers_hold_nothing_but_themselves() -> None:
+    from sandboxes import bwrap, cgroups
+
+    _run("python", "print(1)")
+    pool = bwrap._launchers()
+    for _ in range(100):  # refills happen in the background
+        with pool.lock:
+            if not pool.making.get(0) and not pool.making.get(1):
+                break
+        __import__("time").sleep(0.05)
+    with pool.lock:
+        waiting = [x for queue in pool.ready.values() for x in queue]
+    assert waiting
+    for launcher in waiting:
+        assert launcher.alive()
+        assert launcher.group._pids() == [launcher.pid]  # only the idle launcher, as our own uid (not the slot's)
+        assert os.stat(f"/proc/{launcher.pid}").st_uid == os.geteuid()
+    dirs = [d for x in waiting for d in x.group._dirs()]
+    pool.close()
+    assert not any(d.exists() for d in dirs)
+    assert isinstance(cgroups.detect(), cgroups.CgroupSetup)

@@ -1,11 +1,13 @@
 """In-sandbox harness for Python function-call and assert-style tests (a standalone script; stdlib only).
 
 Two processes, so the program never shares memory with the judge:
-- the *runner* (this script, `runner` mode) reads the job from stdin: a per-run secret, the tests (argument
-  lists, or assert-style test code), the limits. It makes itself non-dumpable (so nothing of the same uid can
-  ptrace it or open its /proc fds), then starts the *worker*;
-- the *worker* (`worker` mode, a fresh interpreter via exec, so it inherits none of the runner's memory) loads the
-  program and answers call requests over a pipe with plain serialized values. Its stdout goes to stderr.
+- the *runner* (this script, `runner` mode) makes itself non-dumpable (so nothing of the same uid can ptrace it
+  or open its /proc fds), forks the first *worker*, and only then reads the job from stdin: a per-run secret, the
+  tests (argument lists, or assert-style test code), the limits;
+- the *worker* loads the program and answers call requests over a pipe with plain serialized values. Its stdin
+  is /dev/null and its stdout goes to stderr. The first one is forked before the job exists in any memory (so it
+  costs no interpreter start-up and still holds nothing secret); any later one (after a kill, or for the next
+  assert-style test) is a fresh interpreter via exec, since by then the runner's memory holds the job.
 
 The runner executes test code itself, with the program's functions replaced by proxies that call into the
 worker, so `assert candidate(x) == y` compares plain values in a process the program cannot touch. It writes one
@@ -17,7 +19,6 @@ import importlib
 import json
 import os
 import select
-import subprocess
 import sys
 import time
 
@@ -113,38 +114,72 @@ class FromProgram(Exception):
 
 
 class Worker:
-    """The worker process and its pipes."""
+    """The worker process and its pipes. `fork=True` only before the job is read (see the module docstring)."""
 
-    def __init__(self):
+    def __init__(self, fork=False):
         req_r, self.req_w = os.pipe()
         self.resp_r, resp_w = os.pipe()
-        # A fresh interpreter: the worker holds none of the runner's memory (the secret, the tests).
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-B", os.path.abspath(__file__), "worker", str(req_r), str(resp_w)],
-            stdin=subprocess.DEVNULL,
-            stdout=2,
-            stderr=2,
-            pass_fds=(req_r, resp_w),
-            close_fds=True,
-        )
+        self.returncode = None
+        pid = os.fork()
+        if pid == 0:  # the child: nothing below returns
+            try:
+                os.close(self.req_w)
+                os.close(self.resp_r)
+                null = os.open("/dev/null", os.O_RDONLY)
+                os.dup2(null, 0)  # the runner's stdin still holds the job, unread
+                os.close(null)
+                os.dup2(2, 1)  # the runner's stdout is the result channel
+                if fork:
+                    _set_dumpable(1)  # like an exec'd worker; the runner stays non-dumpable
+                    worker_main(req_r, resp_w)
+                else:
+                    os.set_inheritable(req_r, True)
+                    os.set_inheritable(resp_w, True)
+                    # A fresh interpreter: the worker holds none of the runner's memory (the secret, the tests).
+                    os.execv(sys.executable, [sys.executable, "-I", "-B", __file__, "worker", str(req_r), str(resp_w)])
+            finally:
+                os._exit(1)
+        self.pid = pid
+        self.billed = 0.0
+        self.ready = False
         os.close(req_r)
         os.close(resp_w)
         self.buf = b""
 
+    def poll(self):
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = self.pid, 0
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self):
+        if self.returncode is None:
+            try:
+                _, status = os.waitpid(self.pid, 0)
+                self.returncode = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:
+                self.returncode = 0
+        return self.returncode
+
     def cpu(self):
         try:
-            with open(f"/proc/{self.proc.pid}/stat") as fh:
+            with open(f"/proc/{self.pid}/stat") as fh:
                 fields = fh.read().rsplit(")", 1)[1].split()
             return (int(fields[11]) + int(fields[12])) / TICK
         except (OSError, IndexError, ValueError):
             return 0.0
 
     def kill(self):
-        try:
-            self.proc.kill()
-        except OSError:
-            pass
-        self.proc.wait()
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, 9)
+            except OSError:
+                pass
+        self.wait()
         for fd in (self.req_w, self.resp_r):
             try:
                 os.close(fd)
@@ -154,7 +189,8 @@ class Worker:
     def recv(self, budget):
         """The next message, within `budget` CPU seconds of the worker (and a wall bound)."""
         start_cpu = budget.cpu_used
-        base = self.cpu()
+        # From what was last billed (0 for a new worker): CPU the program spent loading before this call counts.
+        base = self.billed
         wall_end = time.monotonic() + budget.wall_left()
         while b"\n" not in self.buf:
             ready, _, _ = select.select([self.resp_r], [], [], 0.05)
@@ -166,7 +202,7 @@ class Worker:
             if ready:
                 chunk = os.read(self.resp_r, 1 << 20)
                 if not chunk:
-                    code = self.proc.wait()
+                    code = self.wait()
                     verdict = "memory_limit" if code == -9 else "runtime_error"
                     raise Abort(verdict, f"program process ended (status {code})")
                 self.buf += chunk
@@ -174,7 +210,8 @@ class Worker:
                     self.kill()
                     raise Abort("output_limit", "reply too large")
         line, _, self.buf = self.buf.partition(b"\n")
-        budget.cpu_used = start_cpu + self.cpu() - base
+        self.billed = self.cpu()
+        budget.cpu_used = start_cpu + self.billed - base
         try:
             msg = json.loads(line)
         except ValueError:
@@ -206,15 +243,16 @@ class Budget:
 class Session:
     """A live worker that has loaded the program (restarted after a kill)."""
 
-    def __init__(self):
-        self.worker = None
+    def __init__(self, worker=None):
+        self.worker = worker
         self.load_error = None
 
     def get(self, budget):
         if self.load_error is not None:
             raise Abort(self.load_error[0], self.load_error[1])
-        if self.worker is None or self.worker.proc.poll() is not None:
+        if self.worker is None or (self.worker.ready and self.worker.poll() is not None):
             self.worker = Worker()
+        if not self.worker.ready:  # its first message says whether the program loaded
             msg = self.worker.recv(budget)
             if "load_err" in msg:
                 verdict = "compile_error" if msg.get("syntax") else _exc_verdict(str(msg["load_err"]))
@@ -224,6 +262,7 @@ class Session:
                 raise Abort(*self.load_error)
             if not msg.get("ready"):
                 raise Abort("runtime_error", "program process did not start")
+            self.worker.ready = True
         return self.worker
 
     def call(self, budget, fn, args, kwargs):
@@ -339,18 +378,27 @@ def run_code_test(session, test, budget):
     return {"v": "accepted"}
 
 
-def runner_main():
-    job = json.loads(sys.stdin.buffer.read())
-    sys.stdin.close()
-    try:  # non-dumpable: no ptrace and no /proc/<pid>/fd or /mem for anything else of our uid
+def _set_dumpable(flag):
+    try:
         import ctypes
 
-        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+        ctypes.CDLL(None).prctl(4, flag, 0, 0, 0)  # PR_SET_DUMPABLE
     except (OSError, AttributeError):
         pass
+
+
+def runner_main():
+    # Non-dumpable before any worker exists: no ptrace and no /proc/<pid>/fd or /mem for anything else of our uid
+    # (a tracer attached earlier would stay attached).
+    _set_dumpable(0)
+    import typing  # noqa: F401 - most programs import it (HumanEval prompts do): load it once, for both processes
+
+    first = Worker(fork=True)
+    job = json.loads(sys.stdin.buffer.read())
+    sys.stdin.close()
     out = os.fdopen(os.dup(1), "w")
     secret = job.pop("secret")
-    session = Session()
+    session = Session(first)
     limit = float(job.get("time_limit_s", 2.0))
     for i, test in enumerate(job["tests"]):
         budget = Budget(limit)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,7 @@ from verifiers.code.reference import Reference, Test
 from verifiers.verdict import Status, Verdict
 
 HARNESS_NAME = "__aha_harness.py"
+HARNESS_PYC = "__aha_harness.pyc"
 ACCEPTED = "accepted"
 _RUN_TO_VERDICT = {
     RunStatus.RUNTIME_ERROR: "runtime_error",
@@ -33,6 +35,44 @@ def harness_source() -> str:
     codec_src = (here / "codec.py").read_text()
     harness = (here / "harness.py").read_text()
     return harness.replace("from verifiers.code.codec import CodecError, dec, enc\n", codec_src + "\n", 1)
+
+
+_PYC_SCRIPT = (
+    "import importlib.util, marshal, sys\n"
+    "code = compile(sys.stdin.read(), '/box/__aha_harness.py', 'exec', dont_inherit=True)\n"
+    "sys.stdout.buffer.write(importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(code))\n"
+)
+
+
+@lru_cache(maxsize=4)
+def harness_bytecode(python: str) -> bytes | None:
+    """The harness as a .pyc compiled by the sandbox's own interpreter (which runs it directly), or None.
+
+    Compiling the ~450-line script costs every run several milliseconds; the interpreter in the sandbox is the
+    one that writes the bytecode, so the format always matches. Runs our own source only (no untrusted input).
+    """
+    try:
+        proc = subprocess.run(
+            [python, "-I", "-S", "-c", _PYC_SCRIPT],
+            input=harness_source().encode(),
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout or None
+
+
+def _harness_file(recipe_python: str) -> tuple[str, bytes]:
+    """(file name, contents) of the harness for the box: bytecode when it can be had, else the source."""
+    from sandboxes.languages import resolve_tool
+
+    python = resolve_tool(recipe_python)
+    code = harness_bytecode(python) if python else None
+    if code is not None:
+        return HARNESS_PYC, code
+    return HARNESS_NAME, harness_source().encode()
 
 
 @dataclass
@@ -79,8 +119,10 @@ def _stdio_test(sandbox: Sandbox, prog: Program, ref: Reference, test: Test) -> 
     return {**entry, "verdict": "wrong_answer", "got": _clip(got, 100)}
 
 
-def _harness_tests(sandbox: Sandbox, prog: Program, ref: Reference, tests: list[Test], mode: str) -> list[dict]:
-    """Run fn or code tests through the two-process harness in one sandbox run."""
+def _harness_tests(
+    sandbox: Sandbox, prog: Program, ref: Reference, tests: list[Test], mode: str, harness: str
+) -> list[dict]:
+    """Run fn or code tests through the two-process harness (`harness`: its file in the box) in one sandbox run."""
     secret = secrets.token_hex(16)
     job: dict[str, Any] = {"secret": secret, "mode": mode, "time_limit_s": ref.time_limit_s}
     job["stop"] = ref.stop_at_first_failure
@@ -104,7 +146,7 @@ def _harness_tests(sandbox: Sandbox, prog: Program, ref: Reference, tests: list[
         prog,
         stdin=json.dumps(job).encode(),
         limits=limits,
-        argv=(prog.recipe.run[0], "-I", "-B", f"/box/{HARNESS_NAME}"),
+        argv=(prog.recipe.run[0], "-I", "-B", f"/box/{harness}"),
     )
     kind = "fn" if mode == "fn" else "code"
     if res.status == RunStatus.SANDBOX_ERROR:
@@ -165,8 +207,10 @@ def judge(ref: Reference, program: str, sandbox: Sandbox | None = None) -> Outco
         outcome.sandbox_error = f"language {ref.recipe.name} is not available on this host"
         return outcome
     files = {}
+    harness = HARNESS_NAME
     if any(t.kind in ("fn", "code") for t in ref.tests):
-        files[HARNESS_NAME] = harness_source().encode()
+        harness, data = _harness_file(ref.recipe.run[0])
+        files[harness] = data
     with prepared(ref.recipe, program, files) as prog:
         comp = compile_program(sandbox, prog)
         if comp is not None:
@@ -200,7 +244,7 @@ def judge(ref: Reference, program: str, sandbox: Sandbox | None = None) -> Outco
                     results[i] = {"kind": mode, "verdict": "skipped"}
                 continue
             for i, entry in zip(
-                idx, _harness_tests(sandbox, prog, ref, [ref.tests[i] for i in idx], mode), strict=True
+                idx, _harness_tests(sandbox, prog, ref, [ref.tests[i] for i in idx], mode, harness), strict=True
             ):
                 results[i] = entry
                 failed = failed or entry["verdict"] != ACCEPTED

@@ -170,3 +170,34 @@ def test_compiled_languages_compile_once(lang: str, prog: str) -> None:
         pytest.skip(f"{lang} toolchain not installed")
     v, got = judge(prog, {**ADD_IO, "language": lang}, lang=lang)
     assert got == ["accepted", "accepted"], v
+
+
+# The first worker is forked from the runner before the runner reads the job: it must not be able to get at the
+# job (the secret, the tests) through the stdin it was forked with, nor at the result channel through stdout.
+FORKED_WORKER_HACKS = {
+    "read the job from stdin": "import os, sys\ndata = os.read(0, 1 << 16)\nsys.stderr.write(repr(data))\n"
+    "assert not data\ndef add(a, b):\n    return 0",
+    "read the job via /proc": "import os\ntry:\n    open(f'/proc/{os.getppid()}/fd/0', 'rb').read()\n"
+    "    raise SystemExit('READ')\nexcept OSError:\n    pass\ndef add(a, b):\n    return 0",
+    "write results via /proc": "import os, json\ntry:\n    f = open(f'/proc/{os.getppid()}/fd/1', 'w')\n"
+    "    f.write(json.dumps({'v': 'accepted', 'i': 0}) + '\\n'); f.flush()\nexcept OSError:\n    pass\n"
+    "def add(a, b):\n    return 0",
+    "fake record on stdout": "import json\nprint(json.dumps({'v': 'accepted', 'i': 0, 'r': 3}), flush=True)\n"
+    "def add(a, b):\n    return 0",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORKED_WORKER_HACKS))
+@pytest.mark.parametrize("ref", [ASSERT, FN], ids=["assert", "fn"])
+def test_forked_worker_cannot_reach_job_or_results(name: str, ref: dict) -> None:
+    v, _ = judge(FORKED_WORKER_HACKS[name], ref)
+    assert v.score == 0.0 and v.status == Status.WRONG, (name, v)
+
+
+def test_harness_runs_as_bytecode_and_restarts_workers() -> None:
+    # Several assert-style tests: the first worker is forked, the others are fresh interpreters of the .pyc.
+    ref = {"language": "python", "tests": [{"code": f"assert add({i}, 1) == {i + 1}"} for i in range(3)]}
+    v, verdicts = judge("def add(a, b):\n    return a + b", ref)
+    assert verdicts == ["accepted"] * 3, v
+    v, verdicts = judge("import os\nif os.getppid() > 0:\n    pass\ndef add(a, b):\n    return a - b", ref)
+    assert verdicts == ["wrong_answer"] * 3, v
