@@ -66,7 +66,6 @@ class Job:
 class Plan:
     """What one item needs: its verifier jobs, shaping components, and any reason it cannot be scored."""
 
-    index: int
     id: str
     task: str
     weights: Mapping[str, float] = field(default_factory=dict)
@@ -199,12 +198,12 @@ class Engine:
             return self._plan(index, item, recipe)
         except Exception as exc:  # noqa: BLE001 - one item's surprise stays on that item
             log.exception("planning item %s failed", index)
-            plan = Plan(index=index, id=item.id if item.id is not None else str(index), task=item.task)
+            plan = Plan(id=item.id if item.id is not None else str(index), task=item.task)
             plan.error = f"could not plan this item: {type(exc).__name__}: {exc}"[:300]
             return plan
 
     def _plan(self, index: int, item: ScoreItem, recipe: Recipe) -> Plan:
-        plan = Plan(index=index, id=item.id if item.id is not None else str(index), task=item.task)
+        plan = Plan(id=item.id if item.id is not None else str(index), task=item.task)
         s = self.settings
         text = message_text(item.completion, ("assistant",))
         prompt = message_text(item.prompt, ())
