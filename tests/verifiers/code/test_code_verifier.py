@@ -201,3 +201,48 @@ def test_harness_runs_as_bytecode_and_restarts_workers() -> None:
     assert verdicts == ["accepted"] * 3, v
     v, verdicts = judge("import os\nif os.getppid() > 0:\n    pass\ndef add(a, b):\n    return a - b", ref)
     assert verdicts == ["wrong_answer"] * 3, v
+
+
+def _harness_namespace() -> dict:
+    from verifiers.code.judge import harness_source
+
+    ns: dict = {"__name__": "harness_under_test"}
+    exec(compile(harness_source(), "<harness>", "exec"), ns)
+    return ns
+
+
+def test_harness_json_matches_the_json_module() -> None:
+    ns = _harness_namespace()
+    loads, dumps = ns["loads"], ns["dumps"]
+    for value in [{"a": [1, 2.5, None, True, "é\u2028\ud800"], "b": {"c": -1e300}}, [], "s", 3, [float("inf")]]:
+        assert dumps(value) == json.dumps(value)
+        assert repr(loads(dumps(value))) == repr(json.loads(json.dumps(value)))
+    for text in [" [1] \n", b'{"x": 1}\n', "NaN", '"\\ud800"']:
+        assert repr(loads(text)) == repr(json.loads(text))
+    for bad in ["", " ", "[1] x", "{", "[1,]", b"\xff"]:
+        with pytest.raises(ValueError):
+            loads(bad)
+    looped: dict = {}
+    looped["self"] = looped
+    with pytest.raises(ValueError):
+        dumps(looped)
+    with pytest.raises(TypeError):
+        dumps({"x": object()})
+
+
+def test_harness_start_up_imports_only_what_it_needs() -> None:
+    # The runner avoids json/re/enum, and typing unless the program mentions it (the probe spells it so it does
+    # not); a program that needs any of them still gets it, as usual, in the worker.
+    probe = (
+        "import sys\nSEEN = sorted(m for m in ('json', 're', 'enum', 'typ' + 'ing', 'base64') if m in sys.modules)\n"
+        "def seen():\n    return SEEN\n"
+    )
+    ref = {"language": "python", "fn_name": "seen", "tests": [{"args": [], "expected": []}]}
+    assert judge(probe, ref)[1] == ["accepted"]
+    with_typing = "from typing import List\nimport re\n" + probe
+    ref_typing = {
+        "language": "python",
+        "fn_name": "seen",
+        "tests": [{"args": [], "expected": ["enum", "re", "typing"]}],
+    }
+    assert judge(with_typing, ref_typing)[1] == ["accepted"]
