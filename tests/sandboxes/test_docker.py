@@ -274,20 +274,32 @@ def test_image_names(monkeypatch):
     assert db.image_for("cpp") == "mirror/gcc:13" and db.image_for("c") == "registry.local/aha-gcc"
 
 
+def _final_user(text: str) -> str:
+    users = re.findall(r"^USER\s+(\S+)\s*$", text, re.MULTILINE)
+    assert users, "the image must set a USER"
+    return users[-1].split(":")[0]
+
+
+def test_base_image_creates_the_users_and_ends_unprivileged():
+    text = (db.IMAGES_DIR / "base" / "Dockerfile").read_text()
+    assert re.search(r"^FROM debian:bookworm-slim$", text, re.MULTILINE)
+    defaults = db.DockerSettings()
+    for uid in (defaults.uid, defaults.keeper_uid):  # the users the backend runs as exist in the image
+        assert re.search(rf"useradd --uid {uid}\b", text)
+    final = _final_user(text)
+    assert final.isdigit() and int(final) == defaults.uid
+
+
 @pytest.mark.parametrize("language", sorted(RECIPES))
 def test_every_recipe_has_a_non_root_image(language):
     path = db.dockerfile(language)
     assert path.is_file(), f"no Dockerfile for {language}: {path}"
     text = path.read_text()
-    assert re.search(r"^FROM debian:bookworm-slim$", text, re.MULTILINE)
-    users = re.findall(r"^USER\s+(\S+)\s*$", text, re.MULTILINE)
-    assert users, "the image must set a USER"
-    final = users[-1].split(":")[0]
-    assert final not in ("0", "root") and final.isdigit() and int(final) > 0
-    defaults = db.DockerSettings()
-    for uid in (defaults.uid, defaults.keeper_uid):  # the users the backend runs as exist in the image
-        assert re.search(rf"useradd --uid {uid}\b", text)
-    assert (db.IMAGES_DIR / "README.md").read_text().count(f"aha-sandbox-{path.parent.name}") >= 1
+    assert re.search(r"^ARG BASE=aha-sandbox-base$", text, re.MULTILINE) and "FROM ${BASE}" in text
+    final = _final_user(text)
+    assert final not in ("0", "root") and final.isdigit() and int(final) == db.DockerSettings().uid
+    readme = (db.IMAGES_DIR / "README.md").read_text()
+    assert readme.count(f"aha-sandbox-{path.parent.name}") >= 1 and "aha-sandbox-base" in readme
 
 
 def test_get_sandbox_docker_without_engine(monkeypatch):
