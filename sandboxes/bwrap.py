@@ -35,23 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandboxes import cgroups, config, languages, slots
-from sandboxes.types import Limits, RunResult, RunSpec, RunStatus
+from sandboxes.types import OOM_MARKERS, Limits, RunResult, RunSpec, RunStatus
 
 log = logging.getLogger(__name__)
 
 _MB = 1 << 20
 # Config files some toolchains read at run time (the JVM's conf symlinks into /etc); nothing secret.
 _ETC_FILES = ("/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime")
-# Messages runtimes print when an allocation fails under RLIMIT_AS / -Xmx, so that case reads as memory_limit.
-_OOM_MARKERS = (
-    b"MemoryError",
-    b"std::bad_alloc",
-    b"java.lang.OutOfMemoryError",
-    b"fatal error: runtime: out of memory",
-    b"memory allocation of",
-    b"JavaScript heap out of memory",
-    b"Cannot allocate memory",
-)
 
 
 def _root_mounts() -> list[str]:
@@ -329,7 +319,7 @@ def _result(
     oom = group.oom_killed() if group is not None else False
     if (
         oom
-        or (sig is None and any(m in io.stderr for m in _OOM_MARKERS))
+        or (sig is None and any(m in io.stderr for m in OOM_MARKERS))
         or (sig == signal.SIGABRT and b"bad_alloc" in io.stderr)
     ):
         return RunResult(

@@ -53,7 +53,7 @@ from docker.types import DriverConfig, LogConfig, Mount, Ulimit
 from docker.utils import version_gte
 
 from sandboxes import config, languages, slots
-from sandboxes.types import Limits, RunResult, RunSpec, RunStatus
+from sandboxes.types import OOM_MARKERS, Limits, RunResult, RunSpec, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +74,6 @@ IMAGE_DIRS: dict[str, str] = {
 IMAGES_DIR = Path(__file__).resolve().parent / "images"
 # Processes in every container besides the program: docker-init (pid 1), `sleep`, and the `timeout` wrapper.
 _PIDS_OVERHEAD = 3
-# The same messages bwrap.py reads as an allocation failure under the limit.
-_OOM_MARKERS = (
-    b"MemoryError",
-    b"std::bad_alloc",
-    b"java.lang.OutOfMemoryError",
-    b"fatal error: runtime: out of memory",
-    b"memory allocation of",
-    b"JavaScript heap out of memory",
-    b"Cannot allocate memory",
-)
 _STREAM_STDOUT, _STREAM_STDERR, _STREAM_SYSTEM = 1, 2, 3
 # Every exec starts behind this gate and waits for one line on stdin before exec'ing the real command. The SDK
 # hands over the hijacked socket after http.client has parsed the 101 response through a buffered reader; output
@@ -478,7 +468,7 @@ def classify(out: ExecOutcome, limits: Limits) -> RunResult:
         return RunResult(RunStatus.OK, exit_code=0, **common)
     if (
         out.oom_killed
-        or (sig is None and any(m in out.stderr for m in _OOM_MARKERS))
+        or (sig is None and any(m in out.stderr for m in OOM_MARKERS))
         or (sig == signal.SIGABRT and b"bad_alloc" in out.stderr)
     ):
         return RunResult(

@@ -99,3 +99,15 @@ class Sandbox(Protocol):
     def run(self, spec: RunSpec) -> RunResult:  # pragma: no cover - protocol
         """Run `spec.argv` isolated, within `spec.limits`, and report how it ended. Never raises."""
         ...
+
+
+# Messages runtimes print when an allocation fails under RLIMIT_AS / -Xmx, so that case reads as memory_limit.
+OOM_MARKERS = (
+    b"MemoryError",
+    b"std::bad_alloc",
+    b"java.lang.OutOfMemoryError",
+    b"fatal error: runtime: out of memory",
+    b"memory allocation of",
+    b"JavaScript heap out of memory",
+    b"Cannot allocate memory",
+)
