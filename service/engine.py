@@ -327,9 +327,7 @@ class Engine:
 
     def _result(self, plan: Plan, verdicts: Mapping[str, Verdict], hits: Mapping[str, Verdict]) -> ItemResult:
         if plan.error:
-            return ItemResult(
-                id=plan.id, reward=None, components={}, status=INVALID_ITEM, reason=plan.error, details={}
-            )
+            return _invalid(plan, plan.error)
         by_component: dict[str, Verdict] = {c: verdicts[j.key] for c, j in plan.jobs.items()}
         by_component.update(plan.broken)
         components: dict[str, float | None] = {}
@@ -349,16 +347,12 @@ class Engine:
                 continue
             try:
                 value = float(self.registry.shaping[component](shaping_input, options))
+                if not math.isfinite(value):
+                    # inf or NaN options (penalty_factor, bounds) would poison every advantage of the group
+                    raise ValueError(f"the options give a non-finite value ({value})")
             except (ValueError, KeyError, TypeError) as exc:
                 why = f"missing option {exc}" if isinstance(exc, KeyError) else str(exc)
-                return ItemResult(
-                    id=plan.id,
-                    reward=None,
-                    components={},
-                    status=INVALID_ITEM,
-                    reason=f"bad options for {component}: {why}",
-                    details={},
-                )
+                return _invalid(plan, f"bad options for {component}: {why}")
             components[component] = value
             details[component] = {
                 "status": "scored",
@@ -374,6 +368,8 @@ class Engine:
         reward = None
         if all(components.get(c) is not None for c in plan.weights):
             reward = sum(w * float(components[c]) for c, w in plan.weights.items())  # type: ignore[arg-type]
+            if not math.isfinite(reward):
+                return _invalid(plan, f"the weights overflow: the reward is {reward}")
         cached = bool(plan.jobs) and all(j.key in hits for j in plan.jobs.values())
         return ItemResult(
             id=plan.id,
@@ -398,3 +394,7 @@ class Engine:
                 verdict = by_component[component]
                 return str(verdict.status), verdict.reason
         return "scored", "shaping components only"
+
+
+def _invalid(plan: Plan, reason: str) -> ItemResult:
+    return ItemResult(id=plan.id, reward=None, components={}, status=INVALID_ITEM, reason=reason, details={})

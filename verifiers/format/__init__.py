@@ -21,6 +21,7 @@ verifier is safe to run in the service's event loop.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from verifiers.tags import ANSWER_TAGS, THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
 NAME = "format"
-VERSION = "1"
+VERSION = "2"
 
 LAYOUTS = ("r1-zero", "r1")
 
@@ -70,6 +71,21 @@ def cache_key(attempt: Attempt) -> str:
     return h.hexdigest()
 
 
+# A character that shows: not whitespace, and not one of the invisible code points a policy can use to fake a
+# non-empty thought, answer or summary (format controls such as zero-width spaces and joiners, the soft hyphen, bidi
+# marks, variation selectors, tag characters, lone combining marks, and the Hangul and braille blanks). A regex
+# character class keeps the scan in C and linear, since this verifier runs in the event loop.
+_VISIBLE = re.compile(
+    "[^\\s\u00ad\u034f\u061c\u0300-\u036f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e0fff]"
+)
+
+
+def has_visible_text(text: str) -> bool:
+    """Whether the text holds at least one character a reader would see."""
+    return _VISIBLE.search(text) is not None
+
+
 def _checks(text: str, cfg: FormatConfig) -> dict[str, bool]:
     t_open, t_close = cfg.think
     checks: dict[str, bool] = {}
@@ -78,10 +94,10 @@ def _checks(text: str, cfg: FormatConfig) -> dict[str, bool]:
     close_at = text.find(t_close)
     checks["think_closed_once"] = close_at > text.find(t_open) >= 0 and text.count(t_close) == 1
     thought = text[text.find(t_open) + len(t_open) : close_at] if checks["think_closed_once"] else ""
-    checks["thought_not_empty"] = bool(thought.strip())
+    checks["thought_not_empty"] = has_visible_text(thought)
     rest = text[close_at + len(t_close) :] if close_at >= 0 else ""
     if cfg.layout == "r1":
-        checks["summary_not_empty"] = bool(rest.strip()) and t_open not in rest and t_close not in rest
+        checks["summary_not_empty"] = has_visible_text(rest) and t_open not in rest and t_close not in rest
         return checks
     a_open, a_close = cfg.answer
     body = rest.strip()
@@ -89,8 +105,8 @@ def _checks(text: str, cfg: FormatConfig) -> dict[str, bool]:
     a_close_at = body.find(a_close)
     checks["answer_closed_once"] = a_close_at > 0 and text.count(a_close) == 1
     answer = body[len(a_open) : a_close_at] if checks["answer_follows_thought"] and a_close_at > 0 else ""
-    checks["answer_not_empty"] = bool(answer.strip())
-    checks["nothing_after_answer"] = a_close_at > 0 and not body[a_close_at + len(a_close) :].strip()
+    checks["answer_not_empty"] = has_visible_text(answer)
+    checks["nothing_after_answer"] = a_close_at > 0 and not has_visible_text(body[a_close_at + len(a_close) :])
     return checks
 
 
