@@ -1,22 +1,33 @@
 """Math verifier: is the final answer of a completion equivalent to the reference?
 
-Extraction, in order, inside the answer region (the last `<answer>` block, else the text after the last
-`</think>`, else the whole completion; nothing when a `<think>` block is never closed):
+Answer region: with a thought (a `</think>`, a `<think>`, or a prompt that pre-filled the opening tag), the text
+after the last `</think>`, cut where a new `<think>` is opened, and in it the last `<answer>` block if any; a thought
+that is never closed means no answer, and an `<answer>` block inside the thought never counts. Without a thought,
+the last `<answer>` block, else the whole completion.
+Extraction, in order, inside the answer region:
 the last balanced `\\boxed{}`/`\\fbox{}` (adjacent boxes form a list), a GSM8K `#### x` line,
 "the (final) answer is ...", `Answer: ...`, a multiple-choice letter (when the reference is a letter A-E, or an
-AMC-style `\\textbf{(A) }5`, where the letter or the value both count),
-the last `**bold**`, and, for a short answer region, its last `$...$` span or the whole region.
+AMC-style `\\textbf{(A) }5`, where the letter or the value both count; a second letter, `C or D`, is a hedge and
+wrong), the last `**bold**`, and, for a short answer region, its last `$...$` span or the whole region. Words after
+a number are dropped as a unit unless they join alternatives (`3 or four`). An answer longer than 2000 characters
+once its runs of spacing are collapsed is wrong: it is never judged by a prefix.
 
 Equivalence: exact rational arithmetic first (integers, decimals, fractions, mixed numbers, roots and powers of
 rationals), then structure (tuples ordered, sets and answer lists unordered, intervals with bracket types and
 unions, matrices, equations up to a non-zero factor, inequalities including flipped ones, `x = 3` vs `3`), then
-numeric identity testing at fixed sample points with relative tolerances (mpmath when doubles are not enough).
+numeric identity testing at fixed sample points, generic ones then large-magnitude ones, with relative tolerances
+(mpmath when doubles are not enough); the answer may not use a variable the reference does not have (against a
+constant `3`, `\\max(x, 3)` is wrong). A unit after a number is dropped with its exponent (`12\\text{ cm}^2` is
+12), a currency sign or unit does not hide thousands separators (`\\$1,200` is 1200), and numbers side by side
+(`2 6`) are not a product (only a mixed number `2\\frac{1}{2}` joins two numbers).
 LaTeX the fast parser does not know goes through latex2sympy2_extended, behind size guards.
 
 Options (`Attempt.options`):
 - `float_rel_tol` (float, default 1e-6): relative tolerance used only when a side contains a decimal literal.
 - `budget_s` (float, default 1.0): internal time budget; when it runs out the verdict is `timeout`.
 - `require_boxed` (bool, default False): only a `\\boxed{}` answer counts; anything else is `no_answer`.
+- `think_tags` (`[open, close]`, default `<think>`/`</think>`) and `think_prefilled` (the prompt ended with the
+  opening tag; inferred from the prompt when absent), as the format verifier reads them.
 
 Thread-safe and signal-free: the only shared state is immutable tables and a bounded LRU cache of parsed
 references (pure function of the reference string, frozen results).
@@ -35,6 +46,9 @@ from verifiers.math.bridge import parse_with_latex2sympy
 from verifiers.math.compare import Ctx, equivalent
 from verifiers.math.evaluate import Budget, BudgetExceeded, Undecidable
 from verifiers.math.extract import (
+    MAX_ANSWER_CHARS,
+    TOO_LONG,
+    Extracted,
     extract_answer,
     mc_letter,
     normalized_text,
@@ -43,11 +57,12 @@ from verifiers.math.extract import (
     reference_mc_letter,
 )
 from verifiers.math.nodes import Node
-from verifiers.math.parse import MAX_INPUT_CHARS, ParseError, parse
+from verifiers.math.parse import MAX_INPUT_CHARS, AmbiguousAnswer, ParseError, parse
+from verifiers.tags import THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
 NAME = "math"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 
 DEFAULT_FLOAT_REL_TOL = 1e-6
 DEFAULT_BUDGET_S = 1.0
@@ -110,6 +125,8 @@ def _reference(raw: str) -> Reference:
 def _parse_any(text: str) -> tuple[Node | None, str | None]:
     try:
         return parse(text), None
+    except AmbiguousAnswer as e:
+        return None, str(e)
     except ParseError as e:
         if len(text) > MAX_INPUT_CHARS:
             return None, str(e)
@@ -129,6 +146,27 @@ def _reference_string(reference: Any) -> str | None:
     return None
 
 
+def _think(attempt: Attempt) -> tuple[tuple[str, str], bool]:
+    """The thought tags (`think_tags`, default `<think>`/`</think>`) and whether the prompt pre-filled the opening
+    tag (`think_prefilled`, else inferred from the prompt), as the format verifier reads them; a malformed option
+    falls back to its default, like every other option of this verifier."""
+    raw = attempt.options or {}
+    try:
+        think = tag_pair(raw.get("think_tags"), THINK_TAGS, "think_tags")
+    except ValueError:
+        think = THINK_TAGS
+    try:
+        prefilled = think_prefilled(raw, attempt.prompt, think[0])
+    except ValueError:
+        prefilled = think_prefilled({}, attempt.prompt, think[0])
+    return think, prefilled
+
+
+def _extract(attempt: Attempt, mc: bool, opts: Options) -> Extracted | None:
+    think, prefilled = _think(attempt)
+    return extract_answer(attempt.completion, mc=mc, require_boxed=opts.require_boxed, think=think, prefilled=prefilled)
+
+
 def cache_key(attempt: Attempt) -> str:
     """The extracted answer, the reference and the options that matter: all the verdict depends on."""
     try:
@@ -136,11 +174,23 @@ def cache_key(attempt: Attempt) -> str:
         ref = _reference_string(attempt.reference)
         ref_text = "" if ref is None else ref[:MAX_REFERENCE_CHARS]
         mc = reference_mc_letter(reference_answer(ref_text)) is not None if ref is not None else False
-        found = extract_answer(attempt.completion, mc=mc, require_boxed=opts.require_boxed)
-        answer = "\x00none" if found is None else found.text
-        return f"{answer}\x1f{ref_text}\x1f{opts.float_rel_tol!r}\x1f{opts.budget_s!r}\x1f{opts.require_boxed}"
+        think, prefilled = _think(attempt)
+        found = _extract(attempt, mc, opts)
+        if found is None:
+            answer = "\x00none"
+        elif found.source == TOO_LONG:
+            answer = "\x00too_long"
+        else:
+            answer = found.text
+        return (
+            f"{answer}\x1f{ref_text}\x1f{opts.float_rel_tol!r}\x1f{opts.budget_s!r}\x1f{opts.require_boxed}"
+            f"\x1f{think!r}\x1f{prefilled}"
+        )
     except Exception:  # noqa: BLE001 - must never raise: fall back to a key of the whole attempt
-        return f"\x00raw\x1f{attempt.completion!r}\x1f{attempt.reference!r}\x1f{sorted(map(str, attempt.options))}"
+        return (
+            f"\x00raw\x1f{attempt.completion!r}\x1f{attempt.reference!r}\x1f{attempt.prompt!r}"
+            f"\x1f{sorted(map(str, attempt.options))}"
+        )
 
 
 def budget_s(attempt: Attempt) -> float:
@@ -169,13 +219,16 @@ def _verify(attempt: Attempt) -> Verdict:
     if raw_ref is None or len(raw_ref) > MAX_REFERENCE_CHARS:
         return _verdict(Status.UNPARSEABLE_REFERENCE, "reference is not a math answer string", {"extracted": None})
     ref = _reference(raw_ref)
-    found = extract_answer(attempt.completion, mc=ref.letter is not None, require_boxed=opts.require_boxed)
+    found = _extract(attempt, ref.letter is not None, opts)
     details: dict[str, Any] = {"extracted": None if found is None else found.text[:200], "reference": ref.text[:200]}
     if not ref.text:
         return _verdict(Status.UNPARSEABLE_REFERENCE, "reference is empty", details)
     if found is None:
         why = "no boxed answer" if opts.require_boxed else "no final answer found"
         return _verdict(Status.NO_ANSWER, why, details)
+    if found.source == TOO_LONG:
+        # Judged whole or not at all: a prefix of a padded answer is not the answer.
+        return _verdict(Status.WRONG, f"answer longer than {MAX_ANSWER_CHARS} characters", details)
     answer = found.text
     if ref.letter is not None:
         letter = mc_letter(answer)

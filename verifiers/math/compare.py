@@ -50,6 +50,11 @@ from verifiers.math.nodes import (
 
 # Fixed, "generic" sample values for free variables: deterministic (no RNG state) and unlikely to be roots.
 _POINTS = (0.6183, 1.3729, -0.8641, 2.2917, -1.7103, 0.4231, 3.1187, -2.4409, 1.0891, -0.3157, 2.7543)
+# Large-magnitude points, tried after the generic ones: an answer that only agrees near the origin (`\\max(x, 3)`
+# against `x`, `\\lfloor x^2/100 \\rfloor + x`) must not pass. A point where a side is undefined, too large or
+# too ill-conditioned is skipped, so they can only turn a match into a mismatch.
+_LARGE_POINTS = (41.37, -29.83, 613.9, -1187.3)
+_LARGE_WANTED = 2
 _EXACT_REL_TOL = 1e-10
 _NOISE_ABS = 1e-13  # times the size of intermediate terms: cancellation noise of doubles
 _MAX_PM_VARIANTS = 8
@@ -160,6 +165,10 @@ def _is_scalar(node: Node) -> bool:
 
 
 def _env(syms: list[str], p: int, be: Backend) -> dict[str, Any]:
+    """The values of the free variables at sample point p (p < 0: the large-magnitude points)."""
+    if p < 0:
+        m = len(_LARGE_POINTS)
+        return {s: be.num(Fraction(repr(_LARGE_POINTS[(-p - 1 + k) % m]))) for k, s in enumerate(syms)}
     n = len(_POINTS)
     return {s: be.num(Fraction(repr(_POINTS[(p * 5 + k * 3) % n]))) for k, s in enumerate(syms)}
 
@@ -170,7 +179,14 @@ def _eval_pair(a: Node, b: Node, syms: list[str], p: int, ctx: Ctx, be: Backend)
     return va, sa, vb, sb
 
 
+def _foreign_symbols(ref: Node, ans: Node) -> bool:
+    """The answer uses a variable the reference does not have: against a constant `3`, `\\max(x, 3)` is not 3."""
+    return not free_symbols(ans) <= free_symbols(ref)
+
+
 def _numeric_equal(a: Node, b: Node, use_float: bool, ctx: Ctx) -> bool:
+    if _foreign_symbols(a, b):
+        return False
     syms = sorted(free_symbols(a) | free_symbols(b))
     wanted = 1 if not syms else 4
     valid = 0
@@ -186,8 +202,29 @@ def _numeric_equal(a: Node, b: Node, use_float: bool, ctx: Ctx) -> bool:
         if not verdict:
             return False
         valid += 1
+    if valid > 0 and syms:
+        return _equal_at_large_points(a, b, syms, use_float, ctx)
     # Defined nowhere we looked (e.g. both sides are 1/0): only an identical tree counts.
     return valid > 0 or a == b
+
+
+def _equal_at_large_points(a: Node, b: Node, syms: list[str], use_float: bool, ctx: Ctx) -> bool:
+    """False when the sides differ at a large-magnitude point; points that cannot be compared are skipped."""
+    valid = 0
+    for p in range(-1, -len(_LARGE_POINTS) - 1, -1):
+        if valid >= _LARGE_WANTED:
+            break
+        ctx.budget.check_now()
+        try:
+            verdict = _compare_at(a, b, syms, p, use_float, ctx)
+        except Undecidable:
+            continue
+        if verdict is None or verdict == "large":
+            continue
+        if not verdict:
+            return False
+        valid += 1
+    return True
 
 
 def _compare_at(a: Node, b: Node, syms: list[str], p: int, use_float: bool, ctx: Ctx) -> bool | str | None:
@@ -379,15 +416,22 @@ def _inequality_equiv(r: Rel, a: Rel, ctx: Ctx) -> bool:
 
 
 def _proportional(d1: Node, d2: Node, ctx: Ctx, positive: bool) -> bool:
-    """d1 = k * d2 for a constant k != 0 (k > 0 when `positive`), tested at the sample points."""
+    """d1 = k * d2 for a constant k != 0 (k > 0 when `positive`), tested at the sample points (d1 is the
+    reference's side: d2 may not use a variable d1 does not have)."""
+    if _foreign_symbols(d1, d2):
+        return False
     syms = sorted(free_symbols(d1) | free_symbols(d2))
     use_float = has_float(d1) or has_float(d2)
     tol = ctx.float_rel_tol if use_float else 1e-8
     ratio: Any = None
     zeros = 0
     valid = 0
-    for p in range(10):
-        if valid >= (4 if syms else 1):
+    large_valid = 0
+    points = list(range(10)) + (list(range(-1, -len(_LARGE_POINTS) - 1, -1)) if syms else [])
+    for p in points:
+        if p >= 0 and valid >= (4 if syms else 1):
+            continue
+        if p < 0 and (valid == 0 or large_valid >= _LARGE_WANTED):
             break
         ctx.budget.check_now()
         try:
@@ -398,14 +442,19 @@ def _proportional(d1: Node, d2: Node, ctx: Ctx, positive: bool) -> bool:
         except Undefined:
             continue
         except (TooLarge, Overflow):
+            if p < 0:
+                continue
             return _large_equal(d1, d2)
-        valid += 1
+        if p < 0:
+            large_valid += 1
+        else:
+            valid += 1
         z1 = abs(v1) <= 1e-11 * max(s1, 1e-300)
         z2 = abs(v2) <= 1e-11 * max(s2, 1e-300)
         if z1 != z2:
             return False
         if z1:
-            zeros += 1
+            zeros += p >= 0
             continue
         k = v1 / v2
         if ratio is None:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from verifiers.tags import ANSWER_TAGS, THINK_TAGS
+
 TAIL_CHARS = 4000  # the non-boxed patterns ("the answer is ...", bold) are searched in this tail only
 SHORT_REGION_CHARS = 100  # an answer block this short is taken whole when nothing else marks the answer
 MAX_BOXES = 10
 MAX_ANSWER_CHARS = 2000
+TOO_LONG = "too_long"  # the source of an answer over MAX_ANSWER_CHARS: never judged by a prefix
 
 _BOX_CMDS = ("\\boxed", "\\fbox")
 _BOX_SEP_RE = re.compile(
@@ -25,15 +28,22 @@ _FINAL_STRICT_RE = re.compile(r"(?:final answer|answer)\s*(?::|is)|answer\s+(?:w
 _BOLD_RE = re.compile(r"\*\*([^*\n]{1,200})\*\*")
 _MATH_SPAN_RE = re.compile(r"\$\$([^$]{1,1000})\$\$|\$([^$]{1,1000})\$|\\\((.{1,1000}?)\\\)|\\\[(.{1,1000}?)\\\]", re.S)
 _NUMBER_THEN_WORDS_RE = re.compile(r"([-+]?\\?\$?\d[\d,]*(?:\.\d+)?%?)\s+[A-Za-z][A-Za-z\s\-']*")
+# Trailing words that join alternatives ("3 or four", "3 or maybe four") are a hedge, not a unit.
+_JOINER_RE = re.compile(r"\b(?:or|and)\b", re.IGNORECASE)
 _MC_RE = re.compile(r"\(?\s*([A-Ea-e])\s*\)?(?:$|[\s.:)]|\\)")
 _MC_TAIL_RE = re.compile(
     r"(?:answer|option|choice)[ \t]{0,3}(?:is|:)?[ \t]{0,3}(?:\\text\{|\\textbf\{|\*\*|\$){0,3}[ \t]{0,3}"
     r"\(?([A-E])\)?(?![A-Za-z])",
     re.IGNORECASE,
 )
+# Another choice letter as a separate token after the first one ("C or D", "(C) (D)", "C. D."): a hedge.
+_MC_OTHER_RE = re.compile(r"(?<![A-Za-z\\])([A-Ea-e])(?![A-Za-z])")
+_ARTICLE_RE = re.compile(r"[ \t]+[a-z]")
 _MC_REF_RE = re.compile(r"\(?([A-E])\)?")
 _MC_REF_VALUE_RE = re.compile(r"\\text(?:bf|rm)?\{\s*\(([A-E])\)\s*\}|\(([A-E])\)\s")
 _LOOKS_MATH_RE = re.compile(r"[\d$\\^=]")
+# Runs of whitespace and spacing commands (a `\\\\` row break is matched first so it is kept as it is).
+_SPACING_RUN_RE = re.compile(r"\\\\|(?:\s|~|\\[,;:!> ]|\\q?quad(?![A-Za-z]))+")
 _WRAPPERS = ("\\text{", "\\textbf{", "\\mathrm{", "\\mathbf{", "\\textrm{", "\\mbox{")
 
 
@@ -45,19 +55,33 @@ class Extracted:
     source: str
 
 
-def answer_region(completion: str) -> str | None:
-    """The part of the completion that may hold the answer: the last `<answer>` block, else the text after the
-    last `</think>`, else everything. None when a `<think>` block was opened and never closed (truncated)."""
-    a = completion.rfind("<answer>")
-    if a != -1:
-        end = completion.find("</answer>", a)
-        return completion[a + 8 : end if end != -1 else len(completion)]
-    t = completion.rfind("</think>")
+def answer_region(
+    completion: str, think: tuple[str, str] = THINK_TAGS, prefilled: bool = False, answer: tuple[str, str] = ANSWER_TAGS
+) -> str | None:
+    """The part of the completion that may hold the answer, or None when the thought is never closed.
+
+    With a thought (a `</think>`, or a `<think>`, or a prompt that pre-filled the opening tag), only the text after
+    the last `</think>` counts, cut where a new `<think>` is opened; in it, the last `<answer>` block if there is
+    one. Without a thought, the last `<answer>` block, else everything. An `<answer>` block inside the thought is
+    never the final answer, and an unclosed thought (a truncated completion) has no answer.
+    """
+    t_open, t_close = think
+    t = completion.rfind(t_close)
     if t != -1:
-        return completion[t + 8 :]
-    if completion.find("<think>") != -1:
+        region = completion[t + len(t_close) :]
+        reopened = region.find(t_open)
+        if reopened != -1:
+            region = region[:reopened]
+    elif prefilled or completion.find(t_open) != -1:
         return None
-    return completion
+    else:
+        region = completion
+    a_open, a_close = answer
+    a = region.rfind(a_open)
+    if a != -1:
+        end = region.find(a_close, a)
+        return region[a + len(a_open) : end if end != -1 else len(region)]
+    return region
 
 
 def _scan_braced(s: str, i: int, limit: int) -> int:
@@ -165,20 +189,28 @@ def _from_sentence(s: str) -> str:
         return next(g for g in m.groups() if g is not None)
     line = line.strip("*").strip()
     m2 = _NUMBER_THEN_WORDS_RE.fullmatch(line.rstrip("."))
-    if m2 is not None:
+    if m2 is not None and _JOINER_RE.search(line, m2.end(1)) is None:
         return m2.group(1)
     return line
 
 
-def extract_answer(completion: str, mc: bool = False, require_boxed: bool = False) -> Extracted | None:
-    """Find the final answer in a completion (see the package docstring for the order of the rules)."""
-    region = answer_region(completion)
+def extract_answer(
+    completion: str,
+    mc: bool = False,
+    require_boxed: bool = False,
+    think: tuple[str, str] = THINK_TAGS,
+    prefilled: bool = False,
+) -> Extracted | None:
+    """Find the final answer in a completion (see the package docstring for the order of the rules).
+
+    An answer longer than MAX_ANSWER_CHARS once its runs of spacing are collapsed is never cut down to a prefix:
+    it comes back with source "too_long" (its text cut for display only), and is judged wrong."""
+    region = answer_region(completion, think, prefilled)
     if region is None:
         return None
     boxed = last_boxed(region)
     if boxed is not None:
-        text = clean_answer(boxed)
-        return Extracted(text[:MAX_ANSWER_CHARS], "boxed") if text else None
+        return _bounded(clean_answer(boxed), "boxed")
     if require_boxed:
         return None
     tail = region[-TAIL_CHARS:]
@@ -186,8 +218,22 @@ def extract_answer(completion: str, mc: bool = False, require_boxed: bool = Fals
     found = _unboxed(tail, region, mc, tagged)
     if found is None:
         return None
-    text = clean_answer(found.text)
-    return Extracted(text[:MAX_ANSWER_CHARS], found.source) if text else None
+    return _bounded(clean_answer(found.text), found.source)
+
+
+def collapse_spacing(text: str) -> str:
+    """Each run of whitespace and spacing commands (`\\,`, `~`, `\\quad`, ...) as one space."""
+    return _SPACING_RUN_RE.sub(lambda m: m.group() if m.group() == "\\\\" else " ", text).strip()
+
+
+def _bounded(text: str, source: str) -> Extracted | None:
+    if not text:
+        return None
+    if len(text) > MAX_ANSWER_CHARS:
+        text = collapse_spacing(text)
+        if len(text) > MAX_ANSWER_CHARS:
+            return Extracted(text[:200], TOO_LONG)
+    return Extracted(text, source)
 
 
 def _unboxed(tail: str, region: str, mc: bool, tagged: bool) -> Extracted | None:
@@ -218,7 +264,8 @@ def _unboxed(tail: str, region: str, mc: bool, tagged: bool) -> Extracted | None
 
 
 def mc_letter(answer: str) -> str | None:
-    """The multiple-choice letter an answer names (`B`, `(B)`, `B)`, `\\text{(B)}`, `(B) 42`), or None."""
+    """The multiple-choice letter an answer names (`B`, `(B)`, `B)`, `\\text{(B)}`, `(B) 42`), or None; None also
+    when another choice letter follows as a separate token (`C or D`, `(C) (D)`, `C. D.`): that is a hedge."""
     s = answer.strip()[:200]
     for w in _WRAPPERS:
         s = s.replace(w, "")
@@ -226,7 +273,15 @@ def mc_letter(answer: str) -> str | None:
     m = _MC_RE.match(s)
     if m is None:
         return None
-    return m.group(1).upper()
+    letter = m.group(1)
+    for other in _MC_OTHER_RE.finditer(s, m.end(1)):
+        o = other.group(1)
+        if o == letter or (o.islower() and letter.isupper()):
+            continue
+        if o == "A" and _ARTICLE_RE.match(s, other.end()):
+            continue  # "B. A quick check ...": the article, not a choice
+        return None
+    return letter.upper()
 
 
 def reference_answer(reference: str) -> str:

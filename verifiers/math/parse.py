@@ -44,6 +44,11 @@ class ParseError(ValueError):
     """The input is not something this parser understands (or it is too large or too deep)."""
 
 
+class AmbiguousAnswer(ParseError):
+    """The input parses, but not into one value (`2 6`: numbers side by side are a list or a typo, not 12); no
+    other parser should be asked to make sense of it."""
+
+
 @dataclass(frozen=True, slots=True)
 class Tok:
     kind: str  # num, id, cmd, op, text, deg, end
@@ -167,6 +172,8 @@ WORD_RE = re.compile(r"[A-Za-z]+")
 TEXT_ANSWER_RE = re.compile(r"[A-Za-z][A-Za-z .,'\-]*")
 THIN_THOUSANDS_RE = re.compile(r"(\d)(?:\{,\}|\\,|\\ )(?=\d{3}(?!\d))")
 THOUSANDS_RE = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+THOUSANDS_LEAD_RE = re.compile(r"\d{1,3}")
+THOUSANDS_GROUP_RE = re.compile(r"\d{3}(?:\.\d+)?")
 MATHLIKE_TEXT_RE = re.compile(r"[\s\d().,+\-*/^=<>A-Ea-e]*")
 
 _OPS2 = ("<=", ">=", "!=", "**", "=<", "=>")
@@ -258,8 +265,9 @@ def _tokenize_into(s: str, base: int, out: list[Tok], depth: int) -> None:
                     out.append(Tok("op", ",", base + i, space))
                 else:
                     out.append(Tok("cmd", tgt, base + i, space))
-            elif len(word) > 1 and (word in UNITS or lw in UNITS) and out and out[-1].kind in ("num", "op", "deg"):
-                pass  # "5 cm", "12 dollars": a unit after a number is not part of the value
+            elif len(word) > 1 and (word in UNITS or lw in UNITS) and out and _after_value(out[-1]):
+                # "5 cm", "12 dollars", "12 cm^2": a unit (with its exponent) after a number is not part of the value
+                j = _skip_unit_exponent(s, j)
             else:
                 for k, ch in enumerate(word):
                     out.append(Tok("id", ch, base + i + k, space if k == 0 else False))
@@ -302,6 +310,24 @@ def _tokenize_into(s: str, base: int, out: list[Tok], depth: int) -> None:
         raise ParseError(f"unexpected character {c!r}")
 
 
+def _after_value(t: Tok) -> bool:
+    """Whether a unit may follow this token: a number, a closing bracket or degree sign, or a constant (`16\\pi`)."""
+    return t.kind in ("num", "op", "deg") or (t.kind == "cmd" and t.text == "pi")
+
+
+def _skip_unit_exponent(s: str, j: int) -> int:
+    """The index after the exponent of a unit (`^2`, `^{3}`) that starts at s[j] (after spaces), else j."""
+    k = _skip_ws(s, j)
+    if k >= len(s) or s[k] != "^":
+        return j
+    k = _skip_ws(s, k + 1)
+    if k < len(s) and s[k] == "{":
+        return _read_braced(s, k)[1]
+    if k < len(s) and s[k].isdigit():
+        return k + 1
+    return j
+
+
 def _command(s: str, i: int, j: int, name: str, base: int, out: list[Tok], depth: int, space: bool) -> int:
     """Handle the command `\\name` spanning s[i:j]; return the index to continue from."""
     n = len(s)
@@ -339,18 +365,21 @@ def _command(s: str, i: int, j: int, name: str, base: int, out: list[Tok], depth
             out.append(Tok("cmd", content, base + i, space))
             return end
         low = content.lower().rstrip(".")
-        if not content or low in UNITS or content in UNITS:
+        if not content:
             return end
+        if low in UNITS or content in UNITS:
+            # `12\text{ cm}^2` is 12 square centimetres: the exponent belongs to the unit, not to the number.
+            return _skip_unit_exponent(s, end) if out and _after_value(out[-1]) else end
         if low in ("or", "and", "or:", ","):
             out.append(Tok("op", ",", base + k, space))
             return end
         if MATHLIKE_TEXT_RE.fullmatch(content) or (len(content) == 1 and content.isalpha()) or low in PLAIN_WORDS:
             _tokenize_into(content, base + k + 1, out, depth + 1)
             return end
-        # A unit phrase after a number ("5 \text{ square feet}"): drop it.
+        # A unit phrase after a number ("5 \text{ square feet}", `16\pi \text{ units}^2`): drop it and its exponent.
         words = WORD_RE.findall(content)
-        if words and out and out[-1].kind in ("num", "op", "deg") and all(w in UNITS for w in words):
-            return end
+        if words and out and _after_value(out[-1]) and all(w in UNITS for w in words):
+            return _skip_unit_exponent(s, end)
         out.append(Tok("text", content, base + i, space))
         return end
     if name == "mathbb":
@@ -525,6 +554,9 @@ class Parser:
                 if mixed is not None:
                     node = mixed
                     continue
+                if t.kind == "num" and self.peek(-1).kind == "num":
+                    # `2 6`, `3 \, 4`, `3~4`: nobody writes a product of two literals that way.
+                    raise AmbiguousAnswer("numbers side by side")
                 node = _mul(node, self.parse_unary())
             else:
                 break
@@ -538,15 +570,15 @@ class Parser:
         t = self.peek()
         if t.kind == "cmd" and t.text == "frac":
             save = self.i
-            frac = self.parse_unary()
+            frac = self.parse_primary()
             if (
                 isinstance(frac, Div)
                 and isinstance(frac.num, Num)
                 and isinstance(frac.den, Num)
-                and self.peek().text not in ("^", "*", "/")
+                and (self.peek().text not in ("^", "*", "/", "!") or self.degree_exponent() > 0)
             ):
                 if frac.num.val.denominator == 1 and frac.den.val.denominator == 1 and frac.den.val != 0:
-                    return Add((whole, frac))
+                    return self.mixed_sign(Add((whole, frac)))
             self.i = save
             return None
         if (
@@ -558,8 +590,33 @@ class Parser:
             and "." not in t.text + self.peek(2).text
         ):
             self.i += 3
-            return Add((whole, Div(Num(Fraction(t.text)), Num(Fraction(self.peek(-1).text)))))
+            return self.mixed_sign(Add((whole, Div(Num(Fraction(t.text)), Num(Fraction(self.peek(-1).text))))))
         return None
+
+    def mixed_sign(self, mixed: Node) -> Node:
+        """A `%` or degree sign after a mixed number applies to all of it: `33\\frac{1}{3}\\%` is 1/3."""
+        t = self.peek()
+        if t.kind == "op" and t.text == "%":
+            self.i += 1
+            return Percent(mixed)
+        if t.kind == "deg":
+            self.i += 1
+            return Degree(mixed)
+        k = self.degree_exponent()
+        if k:
+            self.i += k
+            return Degree(mixed)
+        return mixed
+
+    def degree_exponent(self) -> int:
+        """The number of tokens of a `^\\circ` or `^{\\circ}` at the current token, else 0."""
+        if not self.at("op", "^"):
+            return 0
+        if self.peek(1).kind == "deg":
+            return 2
+        if self.peek(1).text == "{" and self.peek(2).kind == "deg" and self.peek(3).text == "}":
+            return 4
+        return 0
 
     def parse_unary(self) -> Node:
         self.enter()
@@ -884,9 +941,40 @@ def parse(s: str) -> Node:
     toks = tokenize(s)
     if not toks:
         raise ParseError("empty answer")
+    money = _thousands(toks)
+    if money is not None:
+        return money
     if all(t.kind == "text" for t in toks):
         return Text(" ".join(_norm_text(t.text) for t in toks))
     return Parser(s, toks).parse()
+
+
+def _thousands(toks: list[Tok]) -> Node | None:
+    """A number with thousands separators once its currency sign and unit are gone (`\\$1,200`, `$1,200.50`,
+    `1,200 \\text{ dollars}`, `1,200\\%`), else None. The tokens must be exactly that number: digits and commas
+    with no space between them (`1, 200` stays a list)."""
+    i, n = 0, len(toks)
+    neg = n > 0 and toks[0].kind == "op" and toks[0].text == "-"
+    i += neg
+    if i >= n or toks[i].kind != "num" or not THOUSANDS_LEAD_RE.fullmatch(toks[i].text):
+        return None
+    digits = [toks[i].text]
+    i += 1
+    while i + 1 < n and toks[i].kind == "op" and toks[i].text == "," and toks[i + 1].kind == "num":
+        if toks[i].space_before or toks[i + 1].space_before or "." in digits[-1]:
+            return None
+        if not THOUSANDS_GROUP_RE.fullmatch(toks[i + 1].text):
+            return None
+        digits.append(toks[i + 1].text)
+        i += 2
+    percent = i < n and toks[i].kind == "op" and toks[i].text == "%"
+    i += percent
+    if len(digits) < 2 or i != n:
+        return None
+    node: Node = _num("".join(digits))
+    if percent:
+        node = Percent(node)
+    return Neg(node) if neg else node
 
 
 def _norm_text(s: str) -> str:
