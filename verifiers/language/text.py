@@ -2,13 +2,21 @@
 cut into sentence-sized runs of one script, each weighted by its number of words.
 
 Pipeline (compiled regexes and str methods only, so the cost is linear and mostly spent in C):
-1. `extract_cot`: the thought block, or everything before the closing tag when the prompt pre-filled the opening
-   one, or the whole completion when there is no thought block.
-2. `strip_non_language`: fenced code, display math (`$$…$$`, `\\[…\\]`, `\\begin{env}…\\end{env}`), inline math
-   (`$…$`, `\\(…\\)`), inline code, URLs, e-mail addresses, XML/chat tags and LaTeX command names are removed;
-   then one `str.translate` turns sentence ends into line breaks and digits, formula characters (`= + * / ^ _ < >
-   | ~`, the Unicode math and arrow blocks), punctuation and symbols into spaces. Numbers and plain-text formulas
-   such as `x^2+1=0` thereby leave at most one-letter variables, which the next step drops.
+1. `extract_cot`: every thought block, joined with line breaks (a second `<think>…</think>` counts as much as the
+   first); with a pre-filled opening tag the first block is everything before the first closing tag; the whole
+   completion when there is no thought block. `response_text` is the whole completion instead (scope "response").
+2. `strip_non_language`: fenced code, display math (`$$…$$`, `\\[…\\]`, the math environments `equation`, `align`,
+   `gather`, `multline`, `eqnarray`, `cases`, `array`, the `matrix` family, … and their starred forms), inline
+   math (`$…$`, `\\(…\\)`), inline code, URLs, e-mail addresses, XML/chat tags, LaTeX command names and the
+   `\\begin{…}`/`\\end{…}` markers of any other environment (whose content is prose) are removed. What of those
+   constructs carries language stays: runs of letters of a non-Latin script other than Greek (CJK, Cyrillic,
+   Arabic, …: `$中文$`, a Chinese code comment or string, `http://中文`, `<p 中文>`, `中文@a.b`), and in math the
+   arguments of `\\text`, `\\textbf`, `\\mbox` and the like (`\\mathrm` only with several words; ASCII words of
+   one or two letters, units and variables, dropped). ASCII there (identifiers, code, symbols) is no language, so
+   the English of code does not count against a Chinese CoT. Then one `str.translate` turns sentence ends into
+   line breaks and digits, formula characters (`= + * / ^ _ < > | ~`, the Unicode math and arrow blocks),
+   punctuation and symbols into spaces. Numbers and plain-text formulas such as `x^2+1=0` thereby leave at most
+   one-letter variables, which the next step drops.
 3. `pieces`: the text is cut at line breaks (sentence ends), and each sentence into runs of one script family
    (Latin, Cyrillic, Arabic, CJK, …), so "我们先求导 then we check" yields a Chinese and an English piece. Short
    neighbouring pieces of the same script are merged, because fastText cannot tell the language of one or two
@@ -31,7 +39,8 @@ acronyms and names far more often than a switch of language.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import NamedTuple
 
 # Characters per word unit for scripts written without spaces (see the module docstring).
 CJK_CHARS_PER_WORD = 1.5
@@ -106,26 +115,89 @@ _RUN_RE = re.compile(
 )
 
 # --- what carries no language ------------------------------------------------------------------------------
+# Inside math, code, tags and the like, ASCII (symbols, digits, LaTeX commands, identifiers, code) carries no
+# language, but letters of a non-Latin script do wherever they are: `$中文$`, a Chinese code comment, `<p 中文>`.
+# Greek is left out because, in math and code, Greek letters are variables (α, λ, π), not Greek.
+_FOREIGN = "".join(letters for name, letters in _SPACED_FAMILIES.items() if name not in ("latin", "greek")) + "".join(
+    letters for letters, _ in _UNSPACED_FAMILIES.values()
+)
+# Runs of non-Latin letters (letters of no family included), kept from inside the stripped constructs.
+_FOREIGN_RUN = rf"(?:[{_FOREIGN}]|[^\W\d_{_LATIN}{_GREEK}])+"
+_FOREIGN_RE = re.compile(_FOREIGN_RUN)
+# LaTeX commands whose argument is text even inside math; the argument stays as prose (`$\text{if } x > 0$`).
+# Alternation with the foreign runs so that a non-Latin argument is kept once. `[^{}]*` stops at the next brace, so
+# an unclosed argument costs at most the distance to the next command's brace: linear over the span.
+_MATH_KEEP_RE = re.compile(
+    r"\\(text|textbf|textit|textrm|textsf|textsl|textup|textnormal|emph|mbox|hbox|mathrm)\s*\{([^{}]*)\}"
+    rf"|({_FOREIGN_RUN})"
+)
+_TEXT_COMMAND_HINT_RE = re.compile(r"\\(?:text|mbox|hbox|emph|mathrm)")
+# Inside a kept argument, ASCII words of one or two letters are units and variables (`\text{km/h}`, `\text{cm}`).
+_SHORT_ASCII_WORD_RE = re.compile(r"(?<![A-Za-z])[A-Za-z]{1,2}(?![A-Za-z])")
+
+
+def _math_residue(match: re.Match[str]) -> str:
+    """What of a math span carries language: the arguments of text commands and the runs of non-Latin letters."""
+    span = match.group()
+    if span.isascii() and not (
+        "\\text" in span or "\\mathrm" in span or "\\mbox" in span or "\\hbox" in span or "\\emph" in span
+    ):
+        return " "  # the common case (`in` beats a regex search on a short span)
+    kept: list[str] = []
+    for command, argument, foreign in _MATH_KEEP_RE.findall(span):
+        if not command:
+            kept.append(foreign)
+        elif command != "mathrm" or " " in argument.strip() or not argument.isascii():
+            # `\mathrm{Var}`, `\mathrm{kg}`: one upright word in math is an operator or a unit name, not prose.
+            kept.append(_SHORT_ASCII_WORD_RE.sub(" ", argument))
+    return f" {' '.join(kept)} " if kept else " "
+
+
+def _foreign_residue(match: re.Match[str]) -> str:
+    """What of a code span, a tag or a special token carries language: its runs of non-Latin letters."""
+    span = match.group()
+    if span.isascii():
+        return " "
+    kept = _FOREIGN_RE.findall(span)
+    return f" {' '.join(kept)} " if kept else " "
+
+
+# The environments that hold math; any other (`itemize`, `proof`, `comment`) holds prose and only loses its
+# `\begin{…}`/`\end{…}` markers.
+_MATH_ENVIRONMENTS = (
+    "equation|align|alignat|flalign|gather|multline|eqnarray|split|aligned|alignedat|gathered|cases|dcases|rcases"
+    "|matrix|pmatrix|bmatrix|Bmatrix|vmatrix|Vmatrix|smallmatrix|array|subarray|math|displaymath"
+)
+# A URL or an e-mail address is made of ASCII and Latin letters; a run of another script ends it (`http://中文`).
+_URL_CHAR = rf"[!-~{_LATIN}]"
+_MAIL_CHAR = rf"[0-9_.+{_LATIN}-]"
+
 # Each construct is its own pass with a literal first character, guarded by an `in` test: Python's `re` then jumps
 # from candidate to candidate instead of trying every alternative at every character, which is what keeps the
-# whole step far below fastText's own cost. Unterminated blocks (a truncated completion) run to the end.
-_STRIP_PASSES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("```", re.compile(r"```[\s\S]*?(?:```|\Z)")),
-    ("~~~", re.compile(r"~~~[\s\S]*?(?:~~~|\Z)")),
-    ("$$", re.compile(r"\$\$[\s\S]*?(?:\$\$|\Z)")),
-    ("\\[", re.compile(r"\\\[[\s\S]*?(?:\\\]|\Z)")),
-    ("\\begin{", re.compile(r"\\begin\{([A-Za-z]+\*?)\}[\s\S]*?(?:\\end\{\1\}|\Z)")),
+# whole step far below fastText's own cost. Unterminated blocks (a truncated completion) run to the end. A pass
+# either replaces its match with a space (None: nothing in it can carry language) or with what of it does.
+_STRIP_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], str] | None], ...] = (
+    ("```", re.compile(r"```[\s\S]*?(?:```|\Z)"), _foreign_residue),
+    ("~~~", re.compile(r"~~~[\s\S]*?(?:~~~|\Z)"), _foreign_residue),
+    ("$$", re.compile(r"\$\$[\s\S]*?(?:\$\$|\Z)"), _math_residue),
+    ("\\[", re.compile(r"\\\[[\s\S]*?(?:\\\]|\Z)"), _math_residue),
+    (
+        "\\begin{",
+        re.compile(rf"\\begin\{{((?:{_MATH_ENVIRONMENTS})\*?)\}}[\s\S]*?(?:\\end\{{\1\}}|\Z)"),
+        _math_residue,
+    ),
     # Inline delimiters stop at the line's end, so an unclosed one cannot rescan the line from every later start.
-    ("\\(", re.compile(r"\\\(.*?(?:\\\)|$)", re.MULTILINE)),
-    ("$", re.compile(r"\$[^$\n]+\$")),
-    ("`", re.compile(r"`[^`\n]+`")),
-    ("://", re.compile(r"(?:https?|ftp|file)://\S+")),
-    ("www.", re.compile(r"www\.\S+")),
+    ("\\(", re.compile(r"\\\(.*?(?:\\\)|$)", re.MULTILINE), _math_residue),
+    ("$", re.compile(r"\$[^$\n]+\$"), _math_residue),
+    ("`", re.compile(r"`[^`\n]+`"), _foreign_residue),
+    ("://", re.compile(rf"(?:https?|ftp|file)://{_URL_CHAR}*"), None),
+    ("www.", re.compile(rf"www\.{_URL_CHAR}+"), None),
     # The lookbehind starts a match only at the start of a token, keeping a long token without "@" linear.
-    ("@", re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+")),
-    ("<", re.compile(r"</?[A-Za-z][\w:.-]*(?:\s[^<>\n]{0,200})?/?>|<\|[^|\n]{0,64}\|>")),
-    # A LaTeX command outside math (\textbf, \boxed, \\, \%); the words of its arguments stay.
-    ("\\", re.compile(r"\\(?:[A-Za-z]+\*?|.)")),
+    ("@", re.compile(rf"(?<!{_MAIL_CHAR}){_MAIL_CHAR}+@[0-9{_LATIN}-]+\.[0-9.{_LATIN}-]+"), None),
+    ("<", re.compile(r"</?[A-Za-z][\w:.-]*(?:\s[^<>\n]{0,200})?/?>|<\|[^|\n]{0,64}\|>"), _foreign_residue),
+    # A LaTeX command outside math (\textbf, \boxed) and the name of any environment; the words of arguments stay.
+    # Only ASCII letters make a command name, so `\中` loses its backslash (a symbol), not its letter.
+    ("\\", re.compile(r"\\(?:begin|end)\s*\{[A-Za-z]*\*?\}|\\[A-Za-z]+\*?"), None),
 )
 
 
@@ -172,42 +244,75 @@ _CHAR_TABLE: list[int] = _char_table()
 def extract_cot(completion: str, think: tuple[str, str], prefilled: bool) -> tuple[str, str]:
     """The chain of thought and where it came from (`think_block` | `before_close_tag` | `whole_completion`).
 
-    With `prefilled` the completion starts inside the thought, so the CoT is everything before the closing tag. A
-    completion with a closing tag but no opening one is read the same way (the template opened the thought). An
-    unclosed thought (a truncated completion) runs to the end.
+    Every thought block counts: their bodies are joined with line breaks, so a second `<think>…</think>` in another
+    language is scored with the first. With `prefilled` the completion starts inside the thought, so the first
+    block is everything before the first closing tag. A completion with a closing tag but no opening one is read
+    the same way (the template opened the thought). An unclosed thought (a truncated completion) runs to the end.
     """
     open_tag, close_tag = think
+    end = completion.find(close_tag)
     if not prefilled:
         start = completion.find(open_tag)
-        if start >= 0:
-            body_start = start + len(open_tag)
-            end = completion.find(close_tag, body_start)
-            return completion[body_start : end if end >= 0 else len(completion)], "think_block"
-    end = completion.find(close_tag)
+        # A closing tag before any opening one means the template opened the first thought.
+        if start >= 0 and not 0 <= end < start:
+            return _join_blocks(completion, think, start + len(open_tag)), "think_block"
     if end >= 0:
         head = completion[:end]
         # A model that re-opens the pre-filled tag: the thought starts after it.
         reopened = head.find(open_tag)
-        return (head[reopened + len(open_tag) :] if reopened >= 0 else head), "before_close_tag"
+        first = head[reopened + len(open_tag) :] if reopened >= 0 else head
+        return _join_blocks(completion, think, -1, first, end + len(close_tag)), "before_close_tag"
     if prefilled:
         return completion, "before_close_tag"
     return completion, "whole_completion"
 
 
+def _join_blocks(completion: str, think: tuple[str, str], body_start: int, first: str = "", after: int = 0) -> str:
+    """The bodies of the thought blocks from `body_start` on (or after `first`, ending at `after`), joined.
+
+    Each `find` starts where the previous one stopped, so the cost is linear in the completion.
+    """
+    open_tag, close_tag = think
+    blocks = [first] if body_start < 0 else []
+    while True:
+        if body_start >= 0:
+            end = completion.find(close_tag, body_start)
+            if end < 0:  # unclosed: runs to the end
+                blocks.append(completion[body_start:])
+                break
+            blocks.append(completion[body_start:end])
+            after = end + len(close_tag)
+        start = completion.find(open_tag, after)
+        if start < 0:
+            break
+        body_start = start + len(open_tag)
+    return blocks[0] if len(blocks) == 1 else "\n".join(blocks)
+
+
+def response_text(completion: str, think: tuple[str, str]) -> str:
+    """The whole completion as one text to score: thought blocks, the text between them and the summary after the
+    last closing tag, with the thought tags turned into line breaks (other tags are stripped like any tag)."""
+    open_tag, close_tag = think
+    return completion.replace(open_tag, "\n").replace(close_tag, "\n")
+
+
 def strip_non_language(text: str) -> str:
     """`text` without math, code, links, tags and LaTeX commands, with sentence ends turned into line breaks and
     digits, formula characters and punctuation into spaces (see the module docstring)."""
-    for trigger, pattern in _STRIP_PASSES:
+    # An ASCII text without text commands has nothing to keep from any construct: every pass replaces its
+    # matches with a space in C, without a Python call per match (the common case for English).
+    plain = text.isascii() and not _TEXT_COMMAND_HINT_RE.search(text)
+    for trigger, pattern, residue in _STRIP_PASSES:
         if trigger in text:
-            text = pattern.sub(" ", text)
+            text = pattern.sub(" " if plain or residue is None else residue, text)
     return text.translate(_CHAR_TABLE)
 
 
-@dataclass(frozen=True)
-class Piece:
+class Piece(NamedTuple):
     """A run of one script family inside one sentence (or several merged short ones).
 
-    `langs` lists the only languages the run's script allows (None: any); see `_script_languages`.
+    `langs` lists the only languages the run's script allows (None: any); see `_script_languages`. A named tuple
+    rather than a frozen dataclass: as immutable, and built several times faster (a CoT has tens of pieces).
     """
 
     family: str
@@ -261,9 +366,11 @@ def _script_languages(family: str, text: str, text_has_kana: bool) -> tuple[str,
     if family == "cjk":
         # Japanese prose cannot be written without kana and Chinese never uses it: kana means Japanese, and in a
         # text without any kana a Han-only run is Chinese even when fastText, on a few characters, says ja.
+        if not text_has_kana:  # then no run has any: skip the search
+            return ("zh",)
         if _KANA_RE.search(text):
             return ("ja",)
-        return ("zh", "ja", "wuu", "yue") if text_has_kana else ("zh",)
+        return ("zh", "ja", "wuu", "yue")
     return _SCRIPT_LANGUAGES.get(family)
 
 

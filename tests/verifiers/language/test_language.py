@@ -486,3 +486,94 @@ def test_cache_key_includes_the_prompt_when_the_target_comes_from_it() -> None:
 def test_cache_key_never_raises(options: dict) -> None:
     key = lang.cache_key(Attempt(completion="<think>\ud800</think>", options=options, language=7))  # type: ignore[arg-type]
     assert isinstance(key, str) and len(key) == 64
+
+
+# --- nothing hides inside math, code, links or tags, and every thought block counts -----------------------------
+
+ZH_CLAUSE = SENTENCES["zh"][2]
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        f"${ZH_CLAUSE}$",
+        f"$\\text{{{ZH_CLAUSE}}}$",
+        f"$$\\mathrm{{{ZH_CLAUSE}}}$$",
+        f"\\begin{{equation*}}\\text{{{ZH_CLAUSE}}}\\end{{equation*}}",
+        f"\\begin{{proof}}{ZH_CLAUSE}\\end{{proof}}",
+        f"```python\n# {ZH_CLAUSE}\nx = 1\n```",
+        f"`{ZH_CLAUSE}`",
+        f"<span {ZH_CLAUSE}>",
+        f"https://{ZH_CLAUSE}",
+    ],
+)
+def test_chinese_inside_stripped_constructs_counts_against_english(hidden: str) -> None:
+    v = score(think(f"{SENTENCES['en'][0]}\n{hidden}\n{SENTENCES['en'][1]}"), "en")
+    assert v.status == Status.PARTIAL, v.details
+    assert v.details["shares"]["zh"] > 0.2
+
+
+def test_english_text_inside_math_counts_against_chinese() -> None:
+    v = score(think(f"{paragraph('zh', 0, 2)}\n$\\text{{{SENTENCES['en'][0]}}}$"), "zh")
+    assert v.status == Status.PARTIAL
+    assert "en" in v.details["shares"]
+
+
+def test_chinese_cot_with_english_code_units_and_operators_is_one_language() -> None:
+    text = (
+        "我们用代码验证一下这个结论。\n"
+        "```python\n# 计算方差\ndef variance(values):\n    mean = sum(values) / len(values)\n"
+        "    return sum((v - mean) ** 2 for v in values) / len(values)\n"
+        "print('结果：', variance([1, 2, 3]))\n```\n"
+        "速度是 $60\\text{km/h}$，面积是 $5\\text{ cm}^2$。\n"
+        "$$\\mathrm{Var}(X) = \\mathbb{E}[X^2] - \\mathbb{E}[X]^2$$\n"
+        "\\begin{itemize}\n\\item 第一步，求出平均值。\n\\item 第二步，求出方差。\n\\end{itemize}\n"
+        "所以方差是 $\\frac{2}{3}$。"
+    )
+    v = score(think(text), "zh")
+    assert (v.status, v.score) == (Status.CORRECT, 1.0), v.details
+
+
+def test_a_second_thought_block_counts() -> None:
+    v = score(f"<think>{paragraph('en', 0, 3)}</think>\n<think>{paragraph('zh', 0, 3)}</think>\nDone.", "en")
+    assert v.status == Status.PARTIAL
+    assert v.details["cot_source"] == "think_block"
+    assert set(v.details["shares"]) == {"en", "zh"}
+
+
+def test_response_scope_scores_the_summary_too() -> None:
+    completion = f"<think>\n{paragraph('en', 0, 3)}\n</think>\n{paragraph('zh', 0, 3)}"
+    assert score(completion, "en").score == 1.0  # the default scope is the thought
+    v = score(completion, "en", options={"scope": "response"})
+    assert v.status == Status.PARTIAL
+    assert v.details["cot_source"] == "whole_response"
+    assert set(v.details["shares"]) == {"en", "zh"}
+
+
+def test_response_scope_ignores_a_bare_answer() -> None:
+    completion = f"<think>\n{paragraph('fr', 0, 3)}\n</think>\n<answer>\\boxed{{3}}</answer>"
+    v = score(completion, "fr", options={"scope": "response"})
+    assert (v.status, v.score) == (Status.CORRECT, 1.0)
+    assert v.details["words"] == score(completion, "fr").details["words"]
+
+
+def test_response_scope_of_a_prefilled_thought() -> None:
+    completion = f"{paragraph('fr', 0, 3)}\n</think>\n{paragraph('en', 0, 3)}"
+    v = score(completion, "fr", prompt="Résous le problème.\n<think>\n", options={"scope": "response"})
+    assert v.status == Status.PARTIAL
+    assert set(v.details["shares"]) == {"fr", "en"}
+
+
+def test_bad_scope_is_an_invalid_reference() -> None:
+    v = score(think(paragraph("en")), "en", options={"scope": "summary"})
+    assert v.status == Status.INVALID_REFERENCE
+    assert "scope" in v.reason
+
+
+def test_cache_key_depends_on_the_scope_and_then_on_the_summary() -> None:
+    a = Attempt(completion=think("Let me check the sum again.") + " answer A", language="en")
+    b = Attempt(completion=think("Let me check the sum again.") + " answer B", language="en")
+    ra = Attempt(completion=a.completion, language="en", options={"scope": "response"})
+    rb = Attempt(completion=b.completion, language="en", options={"scope": "response"})
+    assert lang.cache_key(a) != lang.cache_key(ra)
+    assert lang.cache_key(ra) != lang.cache_key(rb)

@@ -11,6 +11,7 @@ from verifiers.language.text import (
     SEA_CHARS_PER_WORD,
     extract_cot,
     language_pieces,
+    response_text,
     strip_non_language,
 )
 
@@ -168,3 +169,138 @@ def test_hostile_inputs_stay_fast(hostile: str) -> None:
     start = time.perf_counter()
     language_pieces(hostile)
     assert time.perf_counter() - start < 2.0
+
+
+# --- what of math, code, links and tags still carries language ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("inline $中文$ math", "中文"),
+        ("text $\\text{中文}$ math", "中文"),
+        ("display $$ 中文 $$ math", "中文"),
+        ("paren \\(中文\\) math", "中文"),
+        ("bracket \\[中文\\] math", "中文"),
+        ("env \\begin{align*} x &= 1 \\text{ 中文 } \\end{align*} math", "中文"),
+        ("fence\n```python\n# 中文注释\nprint('结果')\n```\nafter", "中文注释"),
+        ("fence\n```python\n# 中文注释\nprint('结果')\n```\nafter", "结果"),
+        ("inline `中文` code", "中文"),
+        ("link http://中文 here", "中文"),
+        ("link https://zh.wikipedia.org/wiki/导数 here", "导数"),
+        ("tag <p 中文 class='x'> here", "中文"),
+        ("tag <note中文> here", "中文"),
+        ("token <|中文|> here", "中文"),
+        ("mail 中文@a.b here", "中文"),
+        ("cyrillic $\\text{Привет}$ and `мир` here", "мир"),
+        ("arabic in code `مرحبا` here", "مرحبا"),
+        ("backslashed \\中\\文 letters", "中"),
+    ],
+)
+def test_non_latin_letters_inside_stripped_constructs_stay(text: str, kept: str) -> None:
+    assert kept in strip_non_language(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "gone"),
+    [
+        ("ascii code `numpy.linalg.solve` and\n```\nreturn value\n```\n", "return"),
+        ("math $\\mathbb{R}^n$ here", "mathbb"),
+        ("greek in math $αβγ + λμν$ here", "λμν"),  # Greek letters in math are variables
+        ("latin accents in code `café = 1` here", "caf"),
+        ("upright operator $\\mathrm{Var}(X)$ here", "Var"),
+        ("unit $60\\text{km/h}$ here", "km"),
+        ("unit $5 \\text{ cm}^2$ here", "cm"),
+        ("ascii tag <note the whole sentence> here", "sentence"),
+        ("url https://example.org/path?q=1 here", "example"),
+        ("mail someone@example.org here", "someone"),
+    ],
+)
+def test_ascii_inside_math_and_code_carries_no_language(text: str, gone: str) -> None:
+    stripped = strip_non_language(text)
+    assert gone not in stripped
+    assert stripped.split()[0] == text.split()[0]
+
+
+def test_text_command_arguments_in_math_stay_as_prose() -> None:
+    stripped = strip_non_language("so $x > 0 \\text{ whenever the derivative vanishes}$ here").split()
+    assert stripped == ["so", "whenever", "the", "derivative", "vanishes", "here"]
+    assert "well" in strip_non_language("$\\textbf{works well}\\mbox{ here}$").split()
+    assert "upright" in strip_non_language("$\\mathrm{several upright words}$").split()
+
+
+def test_only_math_environments_are_stripped() -> None:
+    stripped = strip_non_language("A \\begin{itemize}\\item first point\\end{itemize} B")
+    assert stripped.split() == ["A", "first", "point", "B"]  # markers and \\item gone, the content stays
+    assert strip_non_language("A \\begin{comment}hidden words\\end{comment} B").split() == ["A", "hidden", "words", "B"]
+    for env in ("equation", "align*", "gather", "multline*", "eqnarray", "cases", "pmatrix", "bmatrix", "array"):
+        assert strip_non_language(f"A \\begin{{{env}}} x words y \\end{{{env}}} B").split() == ["A", "B"], env
+
+
+def test_english_code_in_a_chinese_cot_is_not_english() -> None:
+    text = (
+        "我们用代码验证一下。\n```python\n# 计算最大值\ndef maximum_value(values):\n    return max(values)\n```\n"
+        "结果一致。"
+    )
+    assert set(words_by_family(text)) == {"cjk"}
+
+
+@pytest.mark.parametrize(
+    ("completion", "prefilled", "cot", "source"),
+    [
+        ("<think>a</think>b<think>c</think>d", False, "a\nc", "think_block"),
+        ("<think>a</think><think>c", False, "a\nc", "think_block"),  # the last one unclosed
+        ("a</think>b<think>c</think>d", False, "a\nc", "before_close_tag"),
+        ("a</think>b<think>c</think>d", True, "a\nc", "before_close_tag"),
+        ("<think>a</think>b<think>c</think>", True, "a\nc", "before_close_tag"),
+        ("<think>a</think>b</think>c", False, "a", "think_block"),  # a stray closing tag opens nothing
+    ],
+)
+def test_every_thought_block_is_part_of_the_cot(completion: str, prefilled: bool, cot: str, source: str) -> None:
+    assert extract_cot(completion, THINK, prefilled) == (cot, source)
+
+
+def test_response_text_is_the_whole_completion_without_thought_tags() -> None:
+    text = response_text("pre<think>a</think>mid<think>b</think>summary", THINK)
+    assert text.split() == ["pre", "a", "mid", "b", "summary"]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "$$" + "\\text{" * 50_000,  # unclosed text arguments inside unclosed display math
+        "$$\\text{" + "a" * 200_000,
+        "$$\\mathrm{" + "a b " * 50_000,
+        "$中" * 50_000,  # many math spans that each need their residue
+        "$\\text{a}" * 50_000,
+        "```" + "中a" * 100_000,
+        "`中" * 50_000,
+        "<p 中" * 20_000,
+        "<p中>" * 20_000,
+        "\\begin{align}" * 5_000,  # unclosed math environments
+        "\\begin{itemize}" * 5_000,
+        "\\end{" * 50_000,
+        "http://" * 30_000,
+        "http://中" * 30_000,
+        "a" * 200_000 + "@",
+        "中@a." * 50_000,
+        "a@" * 100_000,
+        "\\中" * 100_000,
+    ],
+)
+def test_hostile_inputs_to_the_residue_passes_stay_fast(hostile: str) -> None:
+    start = time.perf_counter()
+    language_pieces(hostile)
+    assert time.perf_counter() - start < 2.0
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["<think>" * 100_000, "</think>" * 100_000, "<think></think>" * 50_000, "<think>a</think>b" * 50_000],
+)
+@pytest.mark.parametrize("prefilled", [False, True])
+def test_hostile_thought_tags_stay_fast(hostile: str, prefilled: bool) -> None:
+    start = time.perf_counter()
+    extract_cot(hostile, THINK, prefilled)
+    response_text(hostile, THINK)
+    assert time.perf_counter() - start < 1.0
