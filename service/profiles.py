@@ -39,7 +39,8 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
         "r1": Profile(
             "r1",
             _frozen(accuracy=1.0, format=1.0, language=1.0),
-            {"format": {"layout": "r1"}},
+            # R1's layout ends in a model-written summary: hiding the reasoning there must not escape the reward.
+            {"format": {"layout": "r1"}, "language": {"scope": "response"}},
             "DeepSeek-R1: accuracy + <think>…</think> summary format + language consistency, in [0, 3]",
         ),
         "dapo": Profile(
