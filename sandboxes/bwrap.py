@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandboxes import cgroups, config, languages, slots
-from sandboxes.types import OOM_MARKERS, Limits, RunResult, RunSpec, RunStatus
+from sandboxes.types import Limits, RunResult, RunSpec, RunStatus, failed_exit
 
 log = logging.getLogger(__name__)
 
@@ -311,31 +311,9 @@ def _result(
             **common,
         )
     code = int(exit_docs[-1]["exit-code"])
-    # bwrap reports a child killed by signal N as 128+N
-    sig = code - 128 if code > 128 else None
-    exit_code = None if sig else code
     if code == 0:
         return RunResult(RunStatus.OK, exit_code=0, **common)
-    oom = group.oom_killed() if group is not None else False
-    if (
-        oom
-        or (sig is None and any(m in io.stderr for m in OOM_MARKERS))
-        or (sig == signal.SIGABRT and b"bad_alloc" in io.stderr)
-    ):
-        return RunResult(
-            RunStatus.MEMORY_LIMIT,
-            exit_code=exit_code,
-            signal=sig,
-            reason=f"memory limit {limits.memory_mb} MiB",
-            **common,
-        )
-    if sig in (signal.SIGXCPU, signal.SIGKILL) and cpu >= limits.cpu_s * 0.95:
-        return RunResult(RunStatus.TIME_LIMIT, signal=sig, reason=f"CPU time limit {limits.cpu_s:g}s", **common)
-    if sig == signal.SIGXFSZ:
-        return RunResult(
-            RunStatus.OUTPUT_LIMIT, signal=sig, reason=f"file size limit {limits.file_size_mb} MiB", **common
-        )
-    return RunResult(RunStatus.RUNTIME_ERROR, exit_code=exit_code, signal=sig, **common)
+    return failed_exit(code, limits, common, oom_killed=group is not None and group.oom_killed())
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

@@ -53,7 +53,7 @@ from docker.types import DriverConfig, LogConfig, Mount, Ulimit
 from docker.utils import version_gte
 
 from sandboxes import config, languages, slots
-from sandboxes.types import OOM_MARKERS, Limits, RunResult, RunSpec, RunStatus
+from sandboxes.types import Limits, RunResult, RunSpec, RunStatus, failed_exit
 
 log = logging.getLogger(__name__)
 
@@ -461,32 +461,9 @@ def classify(out: ExecOutcome, limits: Limits) -> RunResult:
     if out.exit_code is None:
         why = out.system.decode("utf-8", "replace").strip()[:500] or "no exit code"
         return RunResult(RunStatus.SANDBOX_ERROR, reason=f"exec failed: {why}", **common)
-    code = out.exit_code
-    sig = code - 128 if code > 128 else None
-    exit_code = None if sig else code
-    if code == 0:
+    if out.exit_code == 0:
         return RunResult(RunStatus.OK, exit_code=0, **common)
-    if (
-        out.oom_killed
-        or (sig is None and any(m in out.stderr for m in OOM_MARKERS))
-        or (sig == signal.SIGABRT and b"bad_alloc" in out.stderr)
-    ):
-        return RunResult(
-            RunStatus.MEMORY_LIMIT,
-            exit_code=exit_code,
-            signal=sig,
-            reason=f"memory limit {limits.memory_mb} MiB",
-            **common,
-        )
-    if (sig in (signal.SIGXCPU, signal.SIGKILL) and out.cpu_s >= limits.cpu_s * 0.95) or (
-        sig == signal.SIGXCPU and not out.cpu_known
-    ):
-        return RunResult(RunStatus.TIME_LIMIT, signal=sig, reason=f"CPU time limit {limits.cpu_s:g}s", **common)
-    if sig == signal.SIGXFSZ:
-        return RunResult(
-            RunStatus.OUTPUT_LIMIT, signal=sig, reason=f"file size limit {limits.file_size_mb} MiB", **common
-        )
-    return RunResult(RunStatus.RUNTIME_ERROR, exit_code=exit_code, signal=sig, **common)
+    return failed_exit(out.exit_code, limits, common, oom_killed=out.oom_killed, cpu_known=out.cpu_known)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -111,3 +112,38 @@ OOM_MARKERS = (
     b"JavaScript heap out of memory",
     b"Cannot allocate memory",
 )
+
+
+def failed_exit(
+    code: int, limits: Limits, common: Mapping[str, Any], *, oom_killed: bool, cpu_known: bool = True
+) -> RunResult:
+    """The `RunResult` of a non-zero exit, by the rules both backends share.
+
+    `code` is the exit code as bwrap and docker report it (128+N for a child killed by signal N); `common` holds the
+    fields every result carries (output, times, peak memory), of which `stderr` and `cpu_s` are read here.
+    """
+    stderr: bytes = common["stderr"]
+    sig = code - 128 if code > 128 else None
+    exit_code = None if sig else code
+    if (
+        oom_killed
+        or (sig is None and any(m in stderr for m in OOM_MARKERS))
+        or (sig == signal.SIGABRT and b"bad_alloc" in stderr)
+    ):
+        return RunResult(
+            RunStatus.MEMORY_LIMIT,
+            exit_code=exit_code,
+            signal=sig,
+            reason=f"memory limit {limits.memory_mb} MiB",
+            **common,
+        )
+    # Without a CPU figure (an old Docker engine), SIGXCPU alone means the CPU limit.
+    if (sig in (signal.SIGXCPU, signal.SIGKILL) and common["cpu_s"] >= limits.cpu_s * 0.95) or (
+        sig == signal.SIGXCPU and not cpu_known
+    ):
+        return RunResult(RunStatus.TIME_LIMIT, signal=sig, reason=f"CPU time limit {limits.cpu_s:g}s", **common)
+    if sig == signal.SIGXFSZ:
+        return RunResult(
+            RunStatus.OUTPUT_LIMIT, signal=sig, reason=f"file size limit {limits.file_size_mb} MiB", **common
+        )
+    return RunResult(RunStatus.RUNTIME_ERROR, exit_code=exit_code, signal=sig, **common)
