@@ -59,6 +59,38 @@ def _root_mounts() -> list[str]:
     return args
 
 
+# Every sandbox: all namespaces (user, pid, ipc, uts, mount, net, cgroup: no network device but loopback).
+_NAMESPACE_ARGS = (
+    "--unshare-all",
+    "--unshare-user",
+    "--disable-userns",  # no nested user namespaces: less kernel attack surface
+    "--die-with-parent",
+    "--new-session",  # no TIOCSTI into a terminal we may have
+    "--hostname",
+    "sandbox",
+    "--uid",
+    "1000",
+    "--gid",
+    "1000",
+)
+
+
+def _toolchain_args(recipe: languages.Recipe | None) -> tuple[list[str], list[str]]:
+    """bwrap args mounting the recipe's toolchains that live outside /usr, and the PATH that finds them."""
+    args: list[str] = []
+    path_dirs = ["/usr/local/bin", "/usr/bin", "/bin"]
+    if recipe is not None:
+        for prefix in languages.toolchain_mounts(recipe):
+            args += ["--ro-bind", prefix, prefix]
+            path_dirs.insert(0, f"{prefix}/bin")
+    return args, path_dirs
+
+
+def run_env(spec: RunSpec, path_dirs: list[str]) -> dict[str, str]:
+    """The environment a sandboxed program sees."""
+    return {"PATH": ":".join(path_dirs), "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp", **spec.env}
+
+
 def _bwrap_path() -> str:
     return config.env_str("SANDBOX_BWRAP", "/usr/bin/bwrap")
 
@@ -130,17 +162,7 @@ class BwrapSandbox:
         recipe = languages.get_recipe(spec.language) if spec.language else None
         args = [
             _bwrap_path(),
-            "--unshare-all",  # user, pid, ipc, uts, mount, net, cgroup: no network device but loopback
-            "--unshare-user",
-            "--disable-userns",  # no nested user namespaces: less kernel attack surface
-            "--die-with-parent",
-            "--new-session",  # no TIOCSTI into a terminal we may have
-            "--hostname",
-            "sandbox",
-            "--uid",
-            "1000",
-            "--gid",
-            "1000",
+            *_NAMESPACE_ARGS,
             *_root_mounts(),
             "--proc",
             "/proc",
@@ -153,15 +175,11 @@ class BwrapSandbox:
         ]
         if spec.box is not None:
             args += ["--bind" if spec.box_writable else "--ro-bind", str(spec.box), "/box"]
-        path_dirs = ["/usr/local/bin", "/usr/bin", "/bin"]
-        if recipe is not None:
-            for prefix in languages.toolchain_mounts(recipe):
-                args += ["--ro-bind", prefix, prefix]
-                path_dirs.insert(0, f"{prefix}/bin")
+        toolchain_args, path_dirs = _toolchain_args(recipe)
+        args += toolchain_args
         args += ["--remount-ro", "/"]  # the root tmpfs bwrap builds is writable otherwise
-        env = {"PATH": ":".join(path_dirs), "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp", **spec.env}
         args += ["--chdir", spec.cwd, "--clearenv"]
-        for key, value in env.items():
+        for key, value in run_env(spec, path_dirs).items():
             args += ["--setenv", key, value]
         args += ["--json-status-fd", str(status_w)]
         if block_r is not None:
@@ -172,6 +190,12 @@ class BwrapSandbox:
 
     def _run(self, spec: RunSpec, slot: int) -> RunResult:
         if cgroups.detect().version != "none":
+            from sandboxes import warm  # it builds on this module
+
+            if warm.eligible(spec):
+                result = warm.run(spec, slot)
+                if result is not None:
+                    return result
             return self._run_launched(spec, slot)
         return self._run_direct(spec, slot)
 

@@ -218,9 +218,16 @@ class RunCgroup:
                 with contextlib.suppress(OSError):
                     _write(self.memory_dir / "memory.swap.max", "0")
             else:
-                # memsw must stay >= the memory limit: it is unlimited in a fresh group, so memory goes first
-                _write(self.memory_dir / "memory.limit_in_bytes", str(memory_bytes))
-                with contextlib.suppress(OSError):  # only with swap accounting
+                # memsw must stay >= the memory limit at every step: memory first when lowering, memsw first
+                # when raising (EINVAL otherwise); memsw exists only with swap accounting
+                try:
+                    _write(self.memory_dir / "memory.limit_in_bytes", str(memory_bytes))
+                except OSError as exc:
+                    if exc.errno != errno.EINVAL:
+                        raise
+                    _write(self.memory_dir / "memory.memsw.limit_in_bytes", str(memory_bytes))
+                    _write(self.memory_dir / "memory.limit_in_bytes", str(memory_bytes))
+                with contextlib.suppress(OSError):
                     _write(self.memory_dir / "memory.memsw.limit_in_bytes", str(memory_bytes))
         if pids is not None:
             _write(self.pids_dir / "pids.max", str(pids))
@@ -272,6 +279,33 @@ class RunCgroup:
         limit = int((self.memory_dir / "memory.limit_in_bytes").read_text())
         peak = self.peak_bytes() or 0
         return peak >= limit - (1 << 20)
+
+    def oom_kills(self) -> int:
+        """How many processes the memory limit has killed in this cgroup so far (0 where not reported)."""
+        name = "memory.events" if self.setup.version == "v2" else "memory.oom_control"
+        try:
+            for line in (self.memory_dir / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    def usage_bytes(self) -> int | None:
+        """Memory charged to the cgroup right now."""
+        name = "memory.current" if self.setup.version == "v2" else "memory.usage_in_bytes"
+        try:
+            return int((self.memory_dir / name).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def task_count(self) -> int:
+        """Tasks (threads included) the pids controller counts against `pids.max`."""
+        try:
+            return int((self.pids_dir / "pids.current").read_text())
+        except (OSError, ValueError):
+            return len(self._pids())
 
     def peak_bytes(self) -> int | None:
         """Highest memory use of the run, when the kernel reports it."""

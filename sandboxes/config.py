@@ -49,3 +49,8 @@ def sandbox_uid_base() -> int:
 def use_cgroups() -> bool:
     """`AHA_SANDBOX_CGROUPS=0` turns per-run cgroups off (rlimits only)."""
     return env_str("SANDBOX_CGROUPS", "1") not in {"0", "false", "no", "off"}
+
+
+def warm_python() -> bool:
+    """`AHA_SANDBOX_WARM_PYTHON=0` runs Python programs in a cold bwrap sandbox each time (no warm zygote)."""
+    return env_str("SANDBOX_WARM_PYTHON", "1") not in {"0", "false", "no", "off"}

@@ -49,36 +49,43 @@ def test_report_is_cheap_and_says_how() -> None:
     assert "python" in available_languages()
 
 
+@pytest.mark.usefixtures("python_path")
 def test_runtime_error_and_exit_code() -> None:
     _, res = _run("python", "import sys; sys.exit(3)")
     assert res.status == RunStatus.RUNTIME_ERROR and res.exit_code == 3
 
 
+@pytest.mark.usefixtures("python_path")
 def test_time_limit_cpu() -> None:
     _, res = _run("python", "while True: pass", cpu_s=1, wall_s=5)
     assert res.status == RunStatus.TIME_LIMIT
 
 
+@pytest.mark.usefixtures("python_path")
 def test_time_limit_wall_sleep() -> None:
     _, res = _run("python", "import time; time.sleep(30)", cpu_s=1, wall_s=1)
     assert res.status == RunStatus.TIME_LIMIT and res.wall_s < 5
 
 
+@pytest.mark.usefixtures("python_path")
 def test_memory_limit() -> None:
     _, res = _run("python", "x = bytearray(600 * 1024 * 1024); print(len(x))", memory_mb=128)
     assert res.status == RunStatus.MEMORY_LIMIT, res
 
 
+@pytest.mark.usefixtures("python_path")
 def test_output_limit_kills_flood() -> None:
     _, res = _run("python", "while True: print('y' * 1000)", output_bytes=100_000, wall_s=10)
     assert res.status == RunStatus.OUTPUT_LIMIT and res.stdout_truncated and len(res.stdout) <= 100_000
 
 
+@pytest.mark.usefixtures("python_path")
 def test_stderr_capped_and_flagged() -> None:
     _, res = _run("python", "import sys; sys.stderr.write('e' * 300000)", output_bytes=1000)
     assert res.status == RunStatus.OK and res.stderr_truncated and len(res.stderr) == 1000
 
 
+@pytest.mark.usefixtures("python_path")
 def test_closed_outputs_then_spin_still_times_out() -> None:
     _, res = _run("python", "import os\nos.close(1); os.close(2)\nwhile True: pass", cpu_s=30, wall_s=1.5)
     assert res.status == RunStatus.TIME_LIMIT
@@ -91,6 +98,7 @@ needs_cgroups = pytest.mark.skipif(
 
 
 @needs_cgroups
+@pytest.mark.usefixtures("python_path")
 def test_limits_apply_to_the_program() -> None:
     # The launcher sets the rlimits before it execs bwrap: the program must see them (and cannot raise them).
     code = (
@@ -105,6 +113,7 @@ def test_limits_apply_to_the_program() -> None:
 
 
 @needs_cgroups
+@pytest.mark.usefixtures("python_path")
 def test_no_memory_or_processes_carry_over_between_runs() -> None:
     # Each run gets a fresh cgroup prepared ahead: a big run must not raise the next runs' peak, and nothing
     # a run left running may be found by the next one on the same slot.
@@ -117,12 +126,14 @@ def test_no_memory_or_processes_carry_over_between_runs() -> None:
         _, small = _run("python", "import os\nprint(len([p for p in os.listdir('/proc') if p.isdigit()]))")
         assert small.status == RunStatus.OK, small
         assert (small.peak_memory_bytes or 0) < 100 << 20, small
-        assert int(small.stdout) <= 3  # bwrap's init, the program (and nothing from before)
+        assert int(small.stdout) <= 3  # the run's init, the program (and nothing from before)
 
 
 @needs_cgroups
-def test_waiting_launchers_hold_nothing_but_themselves() -> None:
+def test_waiting_launchers_hold_nothing_but_themselves(monkeypatch: pytest.MonkeyPatch) -> None:
     from sandboxes import bwrap, cgroups
+
+    monkeypatch.setenv("AHA_SANDBOX_WARM_PYTHON", "0")  # launchers serve cold runs
 
     _run("python", "print(1)")
     pool = bwrap._launchers()

@@ -1,0 +1,402 @@
+"""Warm Python runs for the bwrap backend: a long-lived box per slot, a fresh set of namespaces per run.
+
+A cold Python run pays for bwrap's set-up (~6 ms of CPU), an interpreter start (~11 ms) and, for most judged
+programs, `import typing` (~12 ms) before the first line of the program runs. Here each service process keeps,
+per slot, one bwrap *box* (the same user namespace, read-only minimal root and toolchain mounts as a cold run,
+started through a launcher already in its own cgroup) whose command is `warm_zygote.py`: an interpreter that has
+done those imports once. Every run is a fork of it that unshares fresh mount, pid, network, ipc, uts and cgroup
+namespaces, gets fresh tmpfs `/tmp`, `/box` (the program's files, read-only) and `/dev/shm` and a fresh `/proc`,
+drops every capability, and runs the program as `__main__`. See `docs/code.md` for what runs share.
+
+Runs of one box are sequential (the box belongs to one slot), so the box's cgroup bounds each run: its limits
+are the run's plus the box's own baseline, and CPU, peak memory and OOM kills are read as differences.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import logging
+import os
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandboxes import bwrap, cgroups, config, languages
+from sandboxes.types import Limits, RunResult, RunSpec, RunStatus
+
+log = logging.getLogger(__name__)
+
+_MB = 1 << 20
+_ZYGOTE_SOURCE = (Path(__file__).parent / "warm_zygote.py").read_text()
+_MAX_FILES_BYTES = 16 * _MB  # bigger programs take the cold path (their files cross a pipe here)
+_START_TIMEOUT_S = 30.0
+_EXTRA_TASKS = 4  # the run's monitor and init, and the previous run's monitor while it exits
+
+
+def eligible(spec: RunSpec) -> bool:
+    """Is `spec` a plain `python3 -I -B /box/<file>` run that a warm box can take?"""
+    if not config.warm_python() or spec.box is None or spec.box_writable or spec.language is None:
+        return False
+    recipe = languages.get_recipe(spec.language)
+    if recipe is None or recipe.name != "python":
+        return False
+    argv = list(spec.argv)
+    return (
+        len(argv) == 4
+        and argv[1:3] == ["-I", "-B"]
+        and os.path.basename(argv[0]).startswith("python3")
+        and argv[3].startswith("/box/")
+        and ".." not in argv[3]
+        and cgroups.detect().version != "none"
+    )
+
+
+def run(spec: RunSpec, slot: int) -> RunResult | None:
+    """Run `spec` in this process's warm box for `slot`; None when no box can take it (run it cold)."""
+    files = _box_files(spec.box) if spec.box is not None else None
+    if files is None:
+        return None
+    box = _boxes().get(slot, spec)
+    if box is None:
+        return None
+    return box.run(spec, files)
+
+
+def _box_files(box: Path) -> dict[str, bytes] | None:
+    out: dict[str, bytes] = {}
+    total = 0
+    for path in sorted(box.rglob("*")):
+        if path.is_symlink():
+            return None
+        if path.is_file():
+            data = path.read_bytes()
+            total += len(data)
+            if total > _MAX_FILES_BYTES:
+                return None
+            out[str(path.relative_to(box))] = data
+    return out
+
+
+@dataclass
+class _Pipes:
+    """Our ends of one run's pipes, shaped as `bwrap._stream` expects."""
+
+    stdin: object
+    stdout: object
+    stderr: object
+
+
+class _OomDelta:
+    def __init__(self, killed: bool) -> None:
+        self.killed = killed
+
+    def oom_killed(self) -> bool:
+        return self.killed
+
+
+class _Box:
+    """One bwrap box running the warm zygote, in its own cgroup, as the slot's uid."""
+
+    def __init__(self, slot: int, spec: RunSpec) -> None:
+        self.slot = slot
+        self.key = _box_key(spec)
+        recipe = languages.get_recipe(spec.language or "python")
+        toolchain_args, self.path_dirs = bwrap._toolchain_args(recipe)
+        self.group = cgroups.RunCgroup.create(cgroups.detect(), None, None)
+        self.sock: socket.socket | None = None
+        self.err_r = self.out_r = self.status_r = self.pidfd = -1
+        self.baseline_pids: set[int] = set()
+        self.lock = threading.Lock()
+        try:
+            self._start(list(spec.argv)[0], toolchain_args)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, python: str, toolchain_args: list[str]) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock = ours
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        status_r, status_w = os.pipe()
+        ctl_r, ctl_w = os.pipe()
+        self.out_r, self.err_r, self.status_r = out_r, err_r, status_r
+        uid = config.sandbox_uid_base() + self.slot if os.geteuid() == 0 else -1
+        try:
+            pid = bwrap._launchers()._spawn(uid, [theirs.fileno(), out_w, err_w, status_w, ctl_r])
+        finally:
+            for fd in (out_w, err_w, status_w, ctl_r):
+                os.close(fd)
+            theirs.close()
+        self.pidfd = os.pidfd_open(pid)
+        try:
+            self.group.attach(pid)
+        except BaseException:
+            os.close(ctl_w)
+            raise
+        argv = [
+            bwrap._bwrap_path(),
+            *bwrap._NAMESPACE_ARGS,
+            "--cap-add",
+            "ALL",  # inside the box's user namespace only: each run unshares and then drops every one of them
+            *bwrap._root_mounts(),
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--tmpfs",
+            "/tmp",
+            "--dir",
+            "/box",
+            *toolchain_args,
+            "--remount-ro",
+            "/dev",  # shared by the box's runs: nothing may be left there for the next one
+            "--remount-ro",
+            "/",
+            "--chdir",
+            "/tmp",
+            "--clearenv",
+            "--setenv",
+            "PATH",
+            ":".join(self.path_dirs),
+            "--setenv",
+            "LANG",
+            "C.UTF-8",
+            "--json-status-fd",
+            str(bwrap._LAUNCH_STATUS_FD),
+            "--",
+            python,
+            "-I",
+            "-B",
+            "-c",
+            _ZYGOTE_SOURCE,
+        ]
+        job = json.dumps({"argv": argv, "rlimits": [(r, s, h) for r, s, h in _box_rlimits()]}).encode()
+        try:
+            view = memoryview(job)
+            while view:
+                view = view[os.write(ctl_w, view) :]
+        finally:
+            os.close(ctl_w)
+        self.sock.settimeout(_START_TIMEOUT_S)
+        try:
+            hello = self.sock.recv(16)
+        except OSError as exc:
+            raise OSError(f"the warm box did not start: {exc}; {bwrap._read_available(err_r)}") from None
+        if hello != b"ready":
+            raise OSError(f"the warm box did not start: {bwrap._read_available(err_r)}")
+        self.sock.settimeout(None)
+        self.baseline_bytes = self.group.usage_bytes() or 0
+        self.baseline_tasks = self.group.task_count()
+        self.baseline_pids = set(self.group._pids())
+
+    def alive(self) -> bool:
+        return self.sock is not None and not bwrap._wait_fd(self.pidfd, 0.0)
+
+    def run(self, spec: RunSpec, files: dict[str, bytes]) -> RunResult | None:
+        with self.lock:
+            return self._run(spec, files)
+
+    def _run(self, spec: RunSpec, files: dict[str, bytes]) -> RunResult | None:
+        limits = spec.limits
+        group = self.group
+        group.set_limits(limits.memory_mb * _MB + self.baseline_bytes, limits.pids + self.baseline_tasks + _EXTRA_TASKS)
+        group.reset_peak()
+        oom_before = group.oom_kills()
+        cpu_before = group.cpu_seconds() or 0.0
+        ours: list[int] = []
+        theirs: list[int] = []
+        for _ in range(5):  # stdin, stdout, stderr, status, ctl
+            r, w = os.pipe()
+            ours += [r, w]
+        stdin_r, stdin_w, out_r, out_w, err_r, err_w, status_r, status_w, ctl_r, ctl_w = ours
+        theirs = [stdin_r, out_w, err_w, status_w, ctl_r]
+        try:
+            assert self.sock is not None
+            socket.send_fds(self.sock, [b"run"], theirs)
+        except OSError:
+            for fd in ours:
+                os.close(fd)
+            self.close()
+            return None  # the box is gone: nothing of the program ran
+        for fd in theirs:
+            os.close(fd)
+        pipes = _Pipes(
+            os.fdopen(stdin_w, "wb", buffering=0), os.fdopen(out_r, "rb", buffering=0), os.fdopen(err_r, "rb", 0)
+        )
+        ctl_open = True
+
+        def stop() -> None:
+            nonlocal ctl_open
+            if ctl_open:
+                ctl_open = False
+                os.close(ctl_w)
+
+        start = time.monotonic()
+        try:
+            job = json.dumps(
+                {
+                    "argv": [list(spec.argv)[3]],
+                    "files": {name: data.hex() for name, data in files.items()},
+                    "tmpfs_bytes": limits.tmpfs_mb * _MB,
+                    "cwd": spec.cwd,
+                    "env": bwrap.run_env(spec, self.path_dirs),
+                    "rlimits": _run_rlimits(limits, self.baseline_tasks),
+                }
+            ).encode()
+            try:
+                _write_all(ctl_w, struct.pack("I", len(job)) + job)
+            except OSError:
+                return self._broken("the warm box stopped taking runs")
+            status = bwrap._StatusReader(status_r)
+            first = status.next_doc(deadline=time.monotonic() + 10)
+            if first is None or "child-pid" not in first:
+                stop()
+                if first is None:
+                    return self._broken("the warm box did not start the run")
+                return RunResult(RunStatus.SANDBOX_ERROR, reason=f"sandbox setup failed: {first.get('setup-error')}")
+            io = bwrap._stream(pipes, spec.stdin, limits, deadline=start + limits.wall_s)  # type: ignore[arg-type]
+            if io.killed_reason:
+                stop()
+            doc = status.next_doc(deadline=start + limits.wall_s if not io.killed_reason else time.monotonic() + 5)
+            if doc is None and not io.killed_reason:
+                io.killed_reason = "wall"  # closed its outputs but kept running
+                stop()
+                doc = status.next_doc(deadline=time.monotonic() + 5)
+            wall = time.monotonic() - start
+            if doc is None:
+                return self._broken("the warm box did not end the run")
+            cpu = max(0.0, (group.cpu_seconds() or 0.0) - cpu_before)
+            peak = group.peak_bytes()
+            peak = None if peak is None else max(0, peak - self.baseline_bytes)
+            oom = _OomDelta(group.oom_kills() > oom_before)
+            exit_docs = [doc] if "exit-code" in doc else []
+            return bwrap._result(io, limits, oom, exit_docs, wall, cpu, peak)  # type: ignore[arg-type]
+        finally:
+            stop()
+            for f in (pipes.stdin, pipes.stdout, pipes.stderr):
+                with contextlib.suppress(OSError):
+                    f.close()  # type: ignore[attr-defined]
+            with contextlib.suppress(OSError):
+                os.close(status_r)
+            if self.err_r != -1 and (noise := bwrap._read_available(self.err_r)):
+                log.warning("warm Python box said: %s", noise)  # drained, so it can never block on a full pipe
+
+    def _broken(self, why: str) -> RunResult:
+        err = bwrap._read_available(self.err_r) if self.err_r != -1 else ""
+        log.error("%s: %s", why, err)
+        self.close()
+        return RunResult(RunStatus.SANDBOX_ERROR, reason=f"{why}: {err}" if err else why)
+
+    def close(self) -> None:
+        """End the box: everything in its cgroup is killed and the cgroup removed."""
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        self.group.destroy()
+        for fd in (self.out_r, self.err_r, self.status_r, self.pidfd):
+            if fd != -1:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.out_r = self.err_r = self.status_r = self.pidfd = -1
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _box_key(spec: RunSpec) -> tuple[str, str]:
+    return (list(spec.argv)[0], spec.language or "")
+
+
+def _box_rlimits() -> list[tuple[int, int, int]]:
+    import resource
+
+    return [(resource.RLIMIT_CORE, 0, 0)]
+
+
+def _run_rlimits(limits: Limits, box_tasks: int) -> list[tuple[int, int, int]]:
+    """The run's rlimits; RLIMIT_NPROC counts the uid's processes in the box's user namespace, the box's included."""
+    import resource
+
+    out = []
+    for res, soft, hard in bwrap._rlimits(limits, address_space=False):
+        if res == resource.RLIMIT_NPROC:
+            soft = hard = soft + box_tasks + _EXTRA_TASKS
+        out.append((res, soft, hard))
+    return out
+
+
+class _Boxes:
+    """This process's warm boxes, one per (slot, interpreter). Made on first use; closed at exit."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.boxes: dict[tuple[int, tuple[str, str]], _Box] = {}
+        self.failed: set[tuple[str, str]] = set()
+        self.pid = os.getpid()
+        atexit.register(self.close)
+
+    def get(self, slot: int, spec: RunSpec) -> _Box | None:
+        key = (slot, _box_key(spec))
+        with self.lock:
+            box = self.boxes.get(key)
+            if box is not None and box.alive():
+                return box
+            self.boxes.pop(key, None)
+            if key[1] in self.failed:
+                return None
+        if box is not None:
+            box.close()
+        try:
+            box = _Box(slot, spec)
+        except Exception:
+            log.exception("starting a warm Python box failed; Python runs take the cold path")
+            with self.lock:
+                self.failed.add(key[1])
+            return None
+        with self.lock:
+            self.boxes[key] = box
+        return box
+
+    def pids(self) -> set[int]:
+        """Host pids of the boxes' own processes (the bwrap monitor and init, the zygote)."""
+        with self.lock:
+            return {pid for box in self.boxes.values() for pid in box.baseline_pids}
+
+    def close(self) -> None:
+        if os.getpid() != self.pid:
+            return
+        with self.lock:
+            boxes, self.boxes = list(self.boxes.values()), {}
+        for box in boxes:
+            box.close()
+
+
+_BOXES: _Boxes | None = None
+_BOXES_LOCK = threading.Lock()
+
+
+def _boxes() -> _Boxes:
+    global _BOXES
+    with _BOXES_LOCK:
+        if _BOXES is None or _BOXES.pid != os.getpid():
+            _BOXES = _Boxes()
+        return _BOXES
+
+
+def box_pids() -> set[int]:
+    """Host pids that belong to this process's warm boxes, not to any run (for checks that runs leave nothing)."""
+    return _boxes().pids()
+
+
+def close_boxes() -> None:
+    """Stop this process's warm boxes (they restart on the next Python run)."""
+    _boxes().close()
