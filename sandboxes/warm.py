@@ -35,6 +35,7 @@ _MB = 1 << 20
 _ZYGOTE_SOURCE = (Path(__file__).parent / "warm_zygote.py").read_text()
 _MAX_FILES_BYTES = 16 * _MB  # bigger programs take the cold path (their files cross a pipe here)
 _START_TIMEOUT_S = 30.0
+_RETRY_S = 60.0  # after a box failed to start, Python runs go cold this long before the next attempt
 _EXTRA_TASKS = 4  # the run's monitor and init, and the previous run's monitor while it exits
 
 
@@ -340,7 +341,7 @@ class _Boxes:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.boxes: dict[tuple[int, tuple[str, str]], _Box] = {}
-        self.failed: set[tuple[str, str]] = set()
+        self.failed: dict[tuple[str, str], float] = {}  # interpreter -> when its box last failed to start
         self.pid = os.getpid()
         atexit.register(self.close)
 
@@ -351,16 +352,16 @@ class _Boxes:
             if box is not None and box.alive():
                 return box
             self.boxes.pop(key, None)
-            if key[1] in self.failed:
+            if time.monotonic() - self.failed.get(key[1], -_RETRY_S) < _RETRY_S:
                 return None
         if box is not None:
             box.close()
         try:
             box = _Box(slot, spec)
         except Exception:
-            log.exception("starting a warm Python box failed; Python runs take the cold path")
+            log.exception("starting a warm Python box failed; Python runs take the cold path for a while")
             with self.lock:
-                self.failed.add(key[1])
+                self.failed[key[1]] = time.monotonic()
             return None
         with self.lock:
             self.boxes[key] = box
