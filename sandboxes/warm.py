@@ -206,7 +206,14 @@ class _Box:
     def _run(self, spec: RunSpec, files: dict[str, bytes]) -> RunResult | None:
         limits = spec.limits
         group = self.group
-        group.set_limits(limits.memory_mb * _MB + self.baseline_bytes, limits.pids + self.baseline_tasks + _EXTRA_TASKS)
+        try:
+            group.set_limits(
+                limits.memory_mb * _MB + self.baseline_bytes, limits.pids + self.baseline_tasks + _EXTRA_TASKS
+            )
+        except OSError:  # e.g. a limit below what the box holds and cannot reclaim: start afresh, cold this time
+            log.warning("the warm box refused the run's limits; closing it", exc_info=True)
+            self.close()
+            return None
         group.reset_peak()
         oom_before = group.oom_kills()
         cpu_before = group.cpu_seconds() or 0.0

@@ -280,7 +280,9 @@ def _program(fds, job):
 
 
 def _serve():
-    """Fork a monitor per request until the control socket closes; returns only in a program's process."""
+    """Clone a run per request until the control socket closes; returns only in a program's process."""
+    import select
+
     sock = socket.socket(fileno=os.dup(0))
     null = os.open("/dev/null", os.O_RDONLY)
     os.dup2(null, 0)
@@ -290,6 +292,7 @@ def _serve():
     gc.collect()
     gc.freeze()
     sock.send(b"ready")
+    previous = -1
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(sock, 64, 8)
@@ -301,6 +304,12 @@ def _serve():
             for fd in fds:
                 os.close(fd)
             continue
+        if previous != -1:
+            # The last run reported its end just before its init exited; its namespace may still be emptying
+            # (a fork bomb's processes count against the next run's pids limit until they are gone).
+            select.select([previous], [], [], 5.0)
+            os.close(previous)
+            previous = -1
         try:
             pid = _clone(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
         except OSError as exc:
@@ -311,6 +320,11 @@ def _serve():
             return _init(fds)
         for fd in fds:
             os.close(fd)
+        if pid > 0:
+            try:
+                previous = os.pidfd_open(pid)
+            except OSError:  # already gone
+                previous = -1
 
 
 def _as_main(argv):

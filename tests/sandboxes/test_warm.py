@@ -169,3 +169,13 @@ def test_only_plain_python_runs_are_eligible() -> None:
     assert not warm.eligible(RunSpec(argv=python, box=box, box_writable=True, language="python"))
     assert not warm.eligible(RunSpec(argv=python, box=box, language="c"))
     assert not warm.eligible(RunSpec(argv=[*python[:3], "/box/../etc/x.py"], box=box, language="python"))
+
+
+def test_a_fork_bomb_does_not_spill_into_the_next_run() -> None:
+    bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    res = run_py(bomb, cpu_s=1, wall_s=2, pids=32)
+    assert res.status in (RunStatus.TIME_LIMIT, RunStatus.RUNTIME_ERROR), res
+    forks = "import os\nfor _ in range(20):\n    pid = os.fork()\n    if pid == 0:\n        os._exit(0)\n"
+    forks += "    os.waitpid(pid, 0)\nprint('forked')"
+    after = run_py(forks, pids=32)  # at once, in the same box: the bomb's processes are gone, not counted
+    assert after.status == RunStatus.OK and after.stdout == b"forked\n", after
