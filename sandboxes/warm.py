@@ -1,12 +1,14 @@
-"""Warm Python runs for the bwrap backend: a long-lived box per slot, a fresh set of namespaces per run.
+"""Warm runs for the bwrap backend: a long-lived box per slot, fresh namespaces for every run.
 
-A cold Python run pays for bwrap's set-up (~6 ms of CPU), an interpreter start (~11 ms) and, for most judged
-programs, `import typing` (~12 ms) before the first line of the program runs. Here each service process keeps,
-per slot, one bwrap *box* (the same user namespace, read-only minimal root and toolchain mounts as a cold run,
-started through a launcher already in its own cgroup) whose command is `warm_zygote.py`: an interpreter that has
-done those imports once. Every run is a fork of it that unshares fresh mount, pid, network, ipc, uts and cgroup
-namespaces, gets fresh tmpfs `/tmp`, `/box` (the program's files, read-only) and `/dev/shm` and a fresh `/proc`,
-drops every capability, and runs the program as `__main__`. See `docs/code.md` for what runs share.
+A cold run pays for bwrap's set-up (~6 ms of CPU) and, for Python, an interpreter start (~11 ms) and, for most
+judged programs, `import typing` (~12 ms) before the first line of the program runs. Here each service process
+keeps, per slot, one bwrap *box* (the same user namespace, read-only minimal root and toolchain mounts as a cold
+run, plus the service's work dir at `/aha-work`; started through a launcher already in its own cgroup) whose
+command is `warm_zygote.py`: an interpreter that has done those imports once. Every run is a clone of it in fresh
+mount, pid, network, ipc, uts and cgroup namespaces, with fresh tmpfs `/tmp` and `/dev/shm`, its own program dir
+bound at `/box` (read-only unless the run writes there, as compiles do), a fresh `/proc`, and no capabilities; it
+then execs the run's command, or runs a `python3 -I -B /box/<file>` program in the warm interpreter itself. See
+`docs/code.md` ("Warm runs") for what runs share and why that is safe.
 
 Runs of one box are sequential (the box belongs to one slot), so the box's cgroup bounds each run: its limits
 are the run's plus the box's own baseline, and CPU, peak memory and OOM kills are read as differences.
@@ -33,54 +35,50 @@ log = logging.getLogger(__name__)
 
 _MB = 1 << 20
 _ZYGOTE_SOURCE = (Path(__file__).parent / "warm_zygote.py").read_text()
-_MAX_FILES_BYTES = 16 * _MB  # bigger programs take the cold path (their files cross a pipe here)
 _START_TIMEOUT_S = 30.0
 _RETRY_S = 60.0  # after a box failed to start, Python runs go cold this long before the next attempt
 _EXTRA_TASKS = 4  # the run's monitor and init, and the previous run's monitor while it exits
 
 
 def eligible(spec: RunSpec) -> bool:
-    """Is `spec` a plain `python3 -I -B /box/<file>` run that a warm box can take?"""
-    if not config.warm_python() or spec.box is None or spec.box_writable or spec.language is None:
+    """Can a warm box take `spec`? Any run whose program dir is one of the service's work dirs, with cgroups."""
+    if not config.warm() or spec.box is None or spec.language is None or not spec.argv:
         return False
-    recipe = languages.get_recipe(spec.language)
-    if recipe is None or recipe.name != "python":
+    if languages.get_recipe(spec.language) is None or _python() is None:
         return False
+    try:
+        if spec.box.resolve().parent != languages.work_root().resolve():
+            return False
+    except OSError:
+        return False
+    return os.path.isabs(spec.argv[0]) and cgroups.detect().version != "none"
+
+
+def _python() -> str | None:
+    """The interpreter the boxes run (the python recipe's)."""
+    return languages.resolve_tool("python3")
+
+
+def _mode(spec: RunSpec) -> str:
+    """`python` for `python3 -I -B /box/<file>` (run in the warm interpreter itself), else `exec`."""
     argv = list(spec.argv)
-    return (
+    if (
         len(argv) == 4
+        and argv[0] == _python()
         and argv[1:3] == ["-I", "-B"]
-        and os.path.basename(argv[0]).startswith("python3")
         and argv[3].startswith("/box/")
-        and ".." not in argv[3]
-        and cgroups.detect().version != "none"
-    )
+        and ".." not in argv[3].split("/")
+    ):
+        return "python"
+    return "exec"
 
 
 def run(spec: RunSpec, slot: int) -> RunResult | None:
     """Run `spec` in this process's warm box for `slot`; None when no box can take it (run it cold)."""
-    files = _box_files(spec.box) if spec.box is not None else None
-    if files is None:
-        return None
     box = _boxes().get(slot, spec)
     if box is None:
         return None
-    return box.run(spec, files)
-
-
-def _box_files(box: Path) -> dict[str, bytes] | None:
-    out: dict[str, bytes] = {}
-    total = 0
-    for path in sorted(box.rglob("*")):
-        if path.is_symlink():
-            return None
-        if path.is_file():
-            data = path.read_bytes()
-            total += len(data)
-            if total > _MAX_FILES_BYTES:
-                return None
-            out[str(path.relative_to(box))] = data
-    return out
+    return box.run(spec)
 
 
 @dataclass
@@ -106,15 +104,17 @@ class _Box:
     def __init__(self, slot: int, spec: RunSpec) -> None:
         self.slot = slot
         self.key = _box_key(spec)
-        recipe = languages.get_recipe(spec.language or "python")
-        toolchain_args, self.path_dirs = bwrap._toolchain_args(recipe)
+        toolchain_args: list[str] = []
+        for prefix in self.key:
+            toolchain_args += ["--ro-bind", prefix, prefix]
         self.group = cgroups.RunCgroup.create(cgroups.detect(), None, None)
         self.sock: socket.socket | None = None
         self.err_r = self.out_r = self.status_r = self.pidfd = -1
         self.baseline_pids: set[int] = set()
+        self.limits_set: tuple[int, int] | None = None
         self.lock = threading.Lock()
         try:
-            self._start(list(spec.argv)[0], toolchain_args)
+            self._start(_python() or "python3", toolchain_args)
         except BaseException:
             self.close()
             raise
@@ -154,6 +154,9 @@ class _Box:
             "/tmp",
             "--dir",
             "/box",
+            "--bind",
+            str(languages.work_root()),
+            "/aha-work",  # every program dir: each run binds its own at /box, then detaches this
             *toolchain_args,
             "--remount-ro",
             "/dev",  # shared by the box's runs: nothing may be left there for the next one
@@ -164,7 +167,7 @@ class _Box:
             "--clearenv",
             "--setenv",
             "PATH",
-            ":".join(self.path_dirs),
+            "/usr/bin:/bin",
             "--setenv",
             "LANG",
             "C.UTF-8",
@@ -199,22 +202,29 @@ class _Box:
     def alive(self) -> bool:
         return self.sock is not None and not bwrap._wait_fd(self.pidfd, 0.0)
 
-    def run(self, spec: RunSpec, files: dict[str, bytes]) -> RunResult | None:
+    def run(self, spec: RunSpec) -> RunResult | None:
         with self.lock:
-            return self._run(spec, files)
+            return self._run(spec)
 
-    def _run(self, spec: RunSpec, files: dict[str, bytes]) -> RunResult | None:
+    def _run(self, spec: RunSpec) -> RunResult | None:
         limits = spec.limits
         group = self.group
+        mode = _mode(spec)
+        _, path_dirs = bwrap._toolchain_args(languages.get_recipe(spec.language) if spec.language else None)
+        wanted = (limits.memory_mb * _MB + self.baseline_bytes, limits.pids + self.baseline_tasks + _EXTRA_TASKS)
         try:
-            group.set_limits(
-                limits.memory_mb * _MB + self.baseline_bytes, limits.pids + self.baseline_tasks + _EXTRA_TASKS
-            )
+            if wanted != self.limits_set:  # most runs of a batch share their limits
+                self.limits_set = None
+                group.set_limits(*wanted)
+                self.limits_set = wanted
         except OSError:  # e.g. a limit below what the box holds and cannot reclaim: start afresh, cold this time
             log.warning("the warm box refused the run's limits; closing it", exc_info=True)
             self.close()
             return None
         group.reset_peak()
+        # What the box holds as the run starts (the zygote, and anything the last run's teardown still frees):
+        # the run's peak is counted from here.
+        start_bytes = max(self.baseline_bytes, group.usage_bytes() or 0)
         oom_before = group.oom_kills()
         cpu_before = group.cpu_seconds() or 0.0
         ours: list[int] = []
@@ -249,11 +259,13 @@ class _Box:
         try:
             job = json.dumps(
                 {
-                    "argv": [list(spec.argv)[3]],
-                    "files": {name: data.hex() for name, data in files.items()},
+                    "mode": mode,
+                    "argv": list(spec.argv)[3:] if mode == "python" else list(spec.argv),
+                    "box": spec.box.name if spec.box is not None else "",
+                    "box_writable": spec.box_writable,
                     "tmpfs_bytes": limits.tmpfs_mb * _MB,
                     "cwd": spec.cwd,
-                    "env": bwrap.run_env(spec, self.path_dirs),
+                    "env": bwrap.run_env(spec, path_dirs),
                     "rlimits": _run_rlimits(limits, self.baseline_tasks),
                 }
             ).encode()
@@ -281,7 +293,7 @@ class _Box:
                 return self._broken("the warm box did not end the run")
             cpu = max(0.0, (group.cpu_seconds() or 0.0) - cpu_before)
             peak = group.peak_bytes()
-            peak = None if peak is None else max(0, peak - self.baseline_bytes)
+            peak = None if peak is None else max(0, peak - start_bytes)
             oom = _OomDelta(group.oom_kills() > oom_before)
             exit_docs = [doc] if "exit-code" in doc else []
             return bwrap._result(io, limits, oom, exit_docs, wall, cpu, peak)  # type: ignore[arg-type]
@@ -320,8 +332,10 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _box_key(spec: RunSpec) -> tuple[str, str]:
-    return (list(spec.argv)[0], spec.language or "")
+def _box_key(spec: RunSpec) -> tuple[str, ...]:
+    """What a box must mount besides the minimal root: the run's toolchains outside /usr (usually none)."""
+    recipe = languages.get_recipe(spec.language) if spec.language else None
+    return languages.toolchain_mounts(recipe) if recipe is not None else ()
 
 
 def _box_rlimits() -> list[tuple[int, int, int]]:
@@ -347,8 +361,8 @@ class _Boxes:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.boxes: dict[tuple[int, tuple[str, str]], _Box] = {}
-        self.failed: dict[tuple[str, str], float] = {}  # interpreter -> when its box last failed to start
+        self.boxes: dict[tuple[int, tuple[str, ...]], _Box] = {}
+        self.failed: dict[tuple[str, ...], float] = {}  # toolchains -> when a box with them last failed to start
         self.pid = os.getpid()
         atexit.register(self.close)
 
@@ -366,7 +380,7 @@ class _Boxes:
         try:
             box = _Box(slot, spec)
         except Exception:
-            log.exception("starting a warm Python box failed; Python runs take the cold path for a while")
+            log.exception("starting a warm box failed; runs take the cold path for a while")
             with self.lock:
                 self.failed[key[1]] = time.monotonic()
             return None

@@ -1,20 +1,19 @@
-"""The warm Python zygote: the command of a long-lived bwrap box (standalone script, stdlib only).
+"""The warm zygote: the command of a long-lived bwrap box (standalone script, stdlib only).
 
-It starts once per box, imports the modules programs and the judge harness commonly need (typing alone costs
-~12 ms per interpreter start), and then, for every run, forks a *monitor* that gives the run namespaces of its
-own and runs the program in a forked copy of this warm interpreter. The box (bwrap) provides what every run
-shares: the user namespace, the read-only minimal root, no host paths. Each run gets fresh mount, pid, network,
-ipc, uts and cgroup namespaces, fresh tmpfs `/tmp`, `/box` and `/dev/shm`, a fresh `/proc`, and runs with no
-capabilities at all, `no_new_privs`, and the run's rlimits.
+It starts once per box, imports what programs and the judge harness commonly need (typing alone costs ~12 ms per
+interpreter start), and then, for every run, clone()s a child in fresh namespaces. The box (bwrap) provides what
+runs share: the user namespace, the read-only minimal root, no host paths (the service's work dir is mounted at
+`/aha-work`, and covered in every run). Each run gets fresh mount, pid, network, ipc, uts and cgroup namespaces,
+fresh tmpfs `/tmp` and `/dev/shm`, its own program dir at `/box`, a fresh `/proc`, and runs with no capabilities
+at all, `no_new_privs`, and the run's rlimits. This process never sees a job: fds pass through it, nothing else.
 
 Per run (fds arrive with the request over the control socket):
-- monitor (outside the run's pid namespace, invisible to it): reads the job, unshares, mounts, brings `lo` up,
-  forks the init; reports `{"child-pid"}` once the program's process is set up, then `{"exit-code"}`; a closed
-  control pipe makes it kill the run;
-- init (pid 1 of the run, non-dumpable): mounts `/proc`, forks the program's process, reaps, and exits with the
-  program's status, which kills whatever is left in the namespace;
-- program process: drops every capability, sets the limits, and runs `/box/<file>` as `__main__` at the top
-  level of this script, so exit codes, uncaught exceptions and interpreter shutdown work as for `python3 file`.
+- init (pid 1 of the run, non-dumpable, no signal handlers): reads the job, mounts, brings `lo` up, forks the
+  program's process; reports `{"child-pid"}` once that process is set up, then `{"exit-code"}`, and exits, which
+  ends whatever is left in the run; a closed control pipe makes it kill the run;
+- program process: drops every capability, sets the limits, and either execs the run's command (any language) or,
+  for `python3 -I -B /box/<file>`, runs the file as `__main__` at the top level of this script, so exit codes,
+  uncaught exceptions and interpreter shutdown work as for `python3 file`, without an interpreter start.
 """
 
 import ctypes
@@ -28,7 +27,10 @@ import struct
 import sys
 
 # Preloaded for every run (not `random`/`tempfile`: their state would be the same in every forked run).
-PRELOAD = ("typing", "collections", "re", "math", "itertools", "functools", "heapq", "bisect", "select", "_json")
+PRELOAD = (
+    *("typing", "collections", "re", "math", "itertools", "functools", "heapq", "bisect", "select", "_json"),
+    "resource",  # for the run's rlimits
+)
 for _name in PRELOAD:
     try:
         __import__(_name)
@@ -46,6 +48,8 @@ CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS = 0x00020000, 0x02000000, 0x04000000
 CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x08000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+KEEP_FLAGS = 1 | 2 | 4 | 8 | 1024 | 2048 | 4096  # statvfs ST_* = MS_*: rdonly nosuid nodev noexec noatime ...
+WORK = "/aha-work"  # where the box sees the service's work dir (every program dir); runs never do
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 1, 4, 24, 38, 47
 KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_CLEAR, KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = 1, 7, -4, -5
 SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
@@ -151,21 +155,21 @@ def _clone(flags):
 
 
 def _setup_mounts(job):
-    """The run's own /tmp, /dev/shm, /box (its files, read-only) and /proc, and loopback up."""
+    """The run's own /tmp, /dev/shm, /box (its program dir) and /proc, and loopback up."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     flags = MS_NOSUID | MS_NODEV
     _mount("tmpfs", "/tmp", "tmpfs", flags, f"size={job['tmpfs_bytes']},mode=0755")
     if os.path.isdir("/dev/shm"):
         _mount("tmpfs", "/dev/shm", "tmpfs", flags, f"size={job['tmpfs_bytes']},mode=1777")
-    files = job["files"]
-    size = sum(len(v) for v in files.values()) + (1 << 20)
-    _mount("tmpfs", "/box", "tmpfs", flags, f"size={size},mode=0755")
-    for name, text in files.items():
-        path = os.path.join("/box", name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as fh:
-            fh.write(bytes.fromhex(text))
-    _mount(None, "/box", None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
+    # The program's dir: bound from the service's work dir (mounted whole in the box), which is then detached
+    name = job["box"]
+    if not name or "/" in name or name in (".", ".."):
+        raise SetupError(f"bad program dir {name!r}")
+    _mount(f"{WORK}/{name}", "/box", None, MS_BIND)
+    kept = os.statvfs("/box").f_flag & KEEP_FLAGS  # flags the host locked on that mount must be kept
+    _mount(None, "/box", None, MS_REMOUNT | MS_BIND | kept | flags | (0 if job["box_writable"] else MS_RDONLY))
+    # (bwrap's mounts are locked to the box, so the work dir is covered, not unmounted: nothing reaches below)
+    _mount("tmpfs", WORK, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for sub in ("sys", "sysrq-trigger", "irq", "bus"):  # as bwrap's --proc: read-only where it can reach the host
         path = f"/proc/{sub}"
@@ -264,11 +268,16 @@ def _program(fds, job):
         os.chdir(job["cwd"])
         os.environ.clear()
         os.environ.update(job["env"])
-        import resource
+        import resource  # preloaded
 
         for res, soft, hard in job["rlimits"]:
             resource.setrlimit(res, (soft, hard))
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # as in any Python program
+        if job["mode"] == "exec":
+            # What Python ignores (SIGPIPE, SIGXFSZ) would stay ignored across exec: a program starts with defaults
+            for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD, signal.SIGINT):
+                signal.signal(sig, signal.SIG_DFL)
+        else:
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # as in any Python program
         os.write(ok_w, b"ok")
     except BaseException as exc:  # noqa: B036 - any failure here is ours, never the program's
         try:
@@ -276,7 +285,14 @@ def _program(fds, job):
         finally:
             os._exit(127)
     os.close(ok_w)
-    return job["argv"]
+    argv = job["argv"]
+    if job["mode"] == "exec":
+        try:
+            os.execve(argv[0], argv, os.environ)
+        except OSError as exc:  # as a shell: the program could not be started
+            os.write(2, f"{argv[0]}: {exc.strerror}\n".encode())
+            os._exit(127 if exc.errno == 2 else 126)
+    return argv
 
 
 def _serve():

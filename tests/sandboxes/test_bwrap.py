@@ -34,6 +34,7 @@ def _run(lang: str, code: str, stdin: bytes = b"", **kw) -> tuple:
 
 
 @pytest.mark.parametrize("lang", sorted(ADD))
+@pytest.mark.usefixtures("python_path")  # the warm box runs every language too
 def test_every_language_compiles_and_runs(lang: str) -> None:
     if lang not in available_languages():
         pytest.skip(f"{lang} toolchain not installed")
@@ -46,7 +47,7 @@ def test_every_language_compiles_and_runs(lang: str) -> None:
 def test_report_is_cheap_and_says_how() -> None:
     rep = isolation_report("bwrap")
     assert rep["backend"] == "bwrap" and rep["cgroups"] in ("v1", "v2", "none")
-    assert rep["python_runs"] in ("warm box per slot", "cold sandbox per run")
+    assert rep["runs"] in ("warm box per slot", "cold sandbox per run")
     assert "python" in available_languages()
 
 
@@ -134,7 +135,7 @@ def test_no_memory_or_processes_carry_over_between_runs() -> None:
 def test_waiting_launchers_hold_nothing_but_themselves(monkeypatch: pytest.MonkeyPatch) -> None:
     from sandboxes import bwrap, cgroups
 
-    monkeypatch.setenv("AHA_SANDBOX_WARM_PYTHON", "0")  # launchers serve cold runs
+    monkeypatch.setenv("AHA_SANDBOX_WARM", "0")  # launchers serve cold runs
 
     _run("python", "print(1)")
     pool = bwrap._launchers()

@@ -1,4 +1,4 @@
-"""The warm Python box: runs behave as `python3 file` in a cold sandbox, and nothing passes from run to run."""
+"""The warm box: runs end as they do in a cold sandbox, and nothing passes from one run to the next."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(
 def one_slot(monkeypatch: pytest.MonkeyPatch) -> None:
     """One slot, so consecutive runs share one box (the case where something could carry over)."""
     monkeypatch.setenv("AHA_SANDBOX_SLOTS", "1")
-    monkeypatch.setenv("AHA_SANDBOX_WARM_PYTHON", "1")
+    monkeypatch.setenv("AHA_SANDBOX_WARM", "1")
 
 
 def run_py(code: str, stdin: bytes = b"", **kw):
@@ -118,7 +118,7 @@ PROGRAMS = {
 def test_warm_and_cold_runs_end_the_same(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     code = PROGRAMS[name]
     warm_res = run_py(code, stdin=b"abc\n")
-    monkeypatch.setenv("AHA_SANDBOX_WARM_PYTHON", "0")
+    monkeypatch.setenv("AHA_SANDBOX_WARM", "0")
     cold_res = run_py(code, stdin=b"abc\n")
     for field in ("status", "exit_code", "signal", "stdout", "stderr"):
         assert getattr(warm_res, field) == getattr(cold_res, field), (field, warm_res, cold_res)
@@ -154,21 +154,54 @@ def test_a_dead_box_is_replaced() -> None:
 def test_a_setup_failure_is_our_error_not_a_verdict() -> None:
     with prepared(get_recipe("python"), "print(1)") as prog:
         spec = RunSpec(
-            argv=["/usr/bin/python3", "-I", "-B", "/box/main.py"], box=prog.box, cwd="/no/such/dir", language="python"
+            argv=[warm._python(), "-I", "-B", "/box/main.py"], box=prog.box, cwd="/no/such", language="python"
         )
         assert warm.eligible(spec)
         res = get_sandbox("bwrap").run(spec)
     assert res.status == RunStatus.SANDBOX_ERROR and "setup" in res.reason, res
 
 
-def test_only_plain_python_runs_are_eligible() -> None:
-    box = Path("/tmp")
-    python = ["/usr/bin/python3", "-I", "-B", "/box/main.py"]
-    assert warm.eligible(RunSpec(argv=python, box=box, language="python"))
-    assert not warm.eligible(RunSpec(argv=["/usr/bin/python3", "-c", "print(1)"], box=box, language="python"))
-    assert not warm.eligible(RunSpec(argv=python, box=box, box_writable=True, language="python"))
-    assert not warm.eligible(RunSpec(argv=python, box=box, language="c"))
-    assert not warm.eligible(RunSpec(argv=[*python[:3], "/box/../etc/x.py"], box=box, language="python"))
+def test_which_runs_a_box_takes_and_how() -> None:
+    python = [warm._python(), "-I", "-B", "/box/main.py"]
+    with prepared(get_recipe("python"), "print(1)") as prog:
+        assert warm.eligible(RunSpec(argv=python, box=prog.box, language="python"))
+        assert warm.eligible(RunSpec(argv=["/box/main"], box=prog.box, box_writable=True, language="c"))
+        assert warm._mode(RunSpec(argv=python, box=prog.box, language="python")) == "python"
+        assert warm._mode(RunSpec(argv=[python[0], "-c", "1"], box=prog.box, language="python")) == "exec"
+        assert warm._mode(RunSpec(argv=[*python[:3], "/box/../etc/x.py"], box=prog.box, language="python")) == "exec"
+    # only the service's own program dirs (the box mounts their parent), absolute commands, known languages
+    assert not warm.eligible(RunSpec(argv=python, box=Path("/tmp"), language="python"))
+    with prepared(get_recipe("python"), "print(1)") as prog:
+        assert not warm.eligible(RunSpec(argv=["python3", "x.py"], box=prog.box, language="python"))
+        assert not warm.eligible(RunSpec(argv=python, box=prog.box, language="cobol"))
+
+
+C_PROGRAMS = {
+    "echo sum": '#include <stdio.h>\nint main(){int a,b;scanf("%d %d",&a,&b);printf("%d\\n",a+b);return 0;}',
+    "exit code": "int main(){return 7;}",
+    "segfault": "int main(){volatile int *p = 0; return *p;}",
+    "sigpipe": "#include <stdio.h>\n#include <unistd.h>\nint main(){int p[2];pipe(p);close(p[0]);"
+    'write(p[1],"x",1);puts("not reached");return 0;}',
+    "file size": '#include <stdio.h>\nint main(){FILE*f=fopen("/tmp/big","w");'
+    'for(long i=0;i<(70L<<20);i++)fputc(1,f);fclose(f);puts("wrote");return 0;}',
+}
+
+
+@pytest.mark.parametrize("name", sorted(C_PROGRAMS))
+def test_compiled_programs_end_the_same_warm_and_cold(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sandboxes.programs import compile_program
+
+    results = []
+    for mode in ("1", "0"):
+        monkeypatch.setenv("AHA_SANDBOX_WARM", mode)
+        with prepared(get_recipe("c"), C_PROGRAMS[name]) as prog:
+            comp = compile_program(get_sandbox("bwrap"), prog)  # a writable /box: the binary comes back
+            assert comp is not None and comp.status == RunStatus.OK, comp
+            assert (prog.box / "main").exists()
+            results.append(run_program(get_sandbox("bwrap"), prog, stdin=b"2 40\n", limits=Limits()))
+    warm_res, cold_res = results
+    for field in ("status", "exit_code", "signal", "stdout"):
+        assert getattr(warm_res, field) == getattr(cold_res, field), (field, warm_res, cold_res)
 
 
 def test_a_fork_bomb_does_not_spill_into_the_next_run() -> None:

@@ -234,7 +234,7 @@ def test_harness_start_up_imports_only_what_it_needs(monkeypatch: pytest.MonkeyP
     # On a cold interpreter (the warm Python box preloads these on purpose) the runner avoids json/re/enum, and
     # typing unless the program mentions it (the probe spells it so it does not); a program that needs any of
     # them still gets it, as usual, in the worker.
-    monkeypatch.setenv("AHA_SANDBOX_WARM_PYTHON", "0")
+    monkeypatch.setenv("AHA_SANDBOX_WARM", "0")
     probe = (
         "import sys\nSEEN = sorted(m for m in ('json', 're', 'enum', 'typ' + 'ing', 'base64') if m in sys.modules)\n"
         "def seen():\n    return SEEN\n"
