@@ -51,6 +51,11 @@ for path in ('/box/x', '/dev/x', '/usr/x', '/x'):
 open('/tmp/ok', 'w').write('1'); open('/dev/shm/ok', 'w').write('1')
 s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); c = socket.create_connection(s.getsockname())
 print('loopback', sorted(os.listdir('/sys/class/net')) if os.path.isdir('/sys/class/net') else 'no /sys')
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+# no new user namespace (where capabilities could be had again), no mount namespace, no mounts, no chroot
+print([libc.unshare(flag) for flag in (0x10000000, 0x00020000)], libc.umount2(b'/aha-work', 2),
+      libc.mount(b'none', b'/tmp', b'tmpfs', 0, None), libc.chroot(b'/tmp'), os.listdir('/aha-work'))
 """
     res = run_py(code)
     assert res.status == RunStatus.OK, res
@@ -61,6 +66,7 @@ print('loopback', sorted(os.listdir('/sys/class/net')) if os.path.isdir('/sys/cl
     assert lines[2] == "sandbox [] []"
     assert "WROTE" not in res.stdout.decode()
     assert lines[3].startswith("loopback")
+    assert lines[4] == "[-1, -1] -1 -1 -1 []", lines  # and the work dir of other programs is covered, empty
 
 
 def test_nothing_carries_over_between_runs_of_one_box() -> None:
