@@ -156,7 +156,7 @@ class _Box:
             "/box",
             "--bind",
             str(languages.work_root()),
-            "/aha-work",  # every program dir: each run binds its own at /box, then detaches this
+            "/aha-work",  # every program dir: each run binds its own at /box, then covers this
             *toolchain_args,
             "--remount-ro",
             "/dev",  # shared by the box's runs: nothing may be left there for the next one
@@ -180,7 +180,7 @@ class _Box:
             "-c",
             _ZYGOTE_SOURCE,
         ]
-        job = json.dumps({"argv": argv, "rlimits": [(r, s, h) for r, s, h in _box_rlimits()]}).encode()
+        job = json.dumps({"argv": argv, "rlimits": _box_rlimits()}).encode()
         try:
             view = memoryview(job)
             while view:

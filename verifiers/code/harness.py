@@ -6,8 +6,10 @@ Two processes, so the program never shares memory with the judge:
   tests (argument lists, or assert-style test code), the limits;
 - the *worker* loads the program and answers call requests over a pipe with plain serialized values. Its stdin
   is /dev/null and its stdout goes to stderr. The first one is forked before the job exists in any memory (so it
-  costs no interpreter start-up and still holds nothing secret); any later one (after a kill, or for the next
-  assert-style test) is a fresh interpreter via exec, since by then the runner's memory holds the job.
+  costs no interpreter start-up and still holds nothing secret); for the next assert-style tests, workers are
+  forked from a *spare* copy of the runner made before the job was read (the job's first byte says whether one is
+  needed); any other later one (after a kill) is a fresh interpreter via exec, since by then the runner's memory
+  holds the job.
 
 The runner executes test code itself, with the program's functions replaced by proxies that call into the
 worker, so `assert candidate(x) == y` compares plain values in a process the program cannot touch. It writes one
@@ -163,10 +165,20 @@ class FromProgram(Exception):
 class Worker:
     """The worker process and its pipes. `fork=True` only before the job is read (see the module docstring)."""
 
-    def __init__(self, fork=False):
+    def __init__(self, fork=False, spare=None):
         req_r, self.req_w = os.pipe()
         self.resp_r, resp_w = os.pipe()
         self.returncode = None
+        self.billed = 0.0
+        self.ready = False
+        self.buf = b""
+        if spare is not None:
+            try:
+                self.pid = spare.fork_worker(req_r, resp_w)
+            finally:
+                os.close(req_r)
+                os.close(resp_w)
+            return
         pid = os.fork()
         if pid == 0:  # the child: nothing below returns
             try:
@@ -187,11 +199,8 @@ class Worker:
             finally:
                 os._exit(1)
         self.pid = pid
-        self.billed = 0.0
-        self.ready = False
         os.close(req_r)
         os.close(resp_w)
-        self.buf = b""
 
     def poll(self):
         if self.returncode is None:
@@ -277,6 +286,92 @@ class Worker:
             raise Abort("runtime_error", "program process is gone") from None
 
 
+class Spare:
+    """A copy of the runner made before the job is read (so it holds nothing secret) that forks fresh workers.
+
+    A worker forked from it costs a fork, where a fresh interpreter costs ~15 ms; the runner is the workers' child
+    subreaper, so it still waits for them (their parent, a short-lived middle process, exits at once).
+    """
+
+    def __init__(self):
+        import _socket
+
+        self.sock, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                self.sock.close()
+                # Nothing of the runner's but stderr: not the unread job on stdin, not the result channel, not the
+                # first worker's pipes (workers forked from here would inherit them).
+                keep = theirs.detach()
+                os.dup2(keep, 3)
+                null = os.open("/dev/null", os.O_RDWR)
+                os.dup2(null, 0)
+                os.dup2(null, 1)
+                os.closerange(4, 1 << 16)
+                _spare_main(_socket.socket(fileno=3))
+            finally:
+                os._exit(0)
+        theirs.close()
+        self.pid = pid
+
+    def fork_worker(self, req_r, resp_w):
+        import _socket
+
+        fds = req_r.to_bytes(4, sys.byteorder, signed=True) + resp_w.to_bytes(4, sys.byteorder, signed=True)
+        try:
+            self.sock.sendmsg([b"w"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
+            reply = self.sock.recv(8)
+        except OSError:
+            reply = b""
+        if len(reply) != 4:
+            raise Abort("runtime_error", "program process did not start")
+        return int.from_bytes(reply, sys.byteorder, signed=True)
+
+    def close(self):
+        self.sock.close()  # EOF: it exits
+
+
+def _spare_main(sock):
+    import _socket
+    import signal
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the middle processes
+    while True:
+        try:
+            msg, anc, _, _ = sock.recvmsg(1, _socket.CMSG_SPACE(8))
+        except OSError:
+            return
+        if not msg:
+            return
+        data = b"".join(d for level, kind, d in anc if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS)
+        fds = [int.from_bytes(data[i : i + 4], sys.byteorder, signed=True) for i in range(0, len(data) - 3, 4)]
+        if len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            continue
+        if os.fork() == 0:  # the middle process: its child is reparented to the runner (the subreaper)
+            worker = os.fork()
+            if worker == 0:
+                try:
+                    sock.close()
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    null = os.open("/dev/null", os.O_RDONLY)
+                    os.dup2(null, 0)
+                    os.close(null)
+                    os.dup2(2, 1)
+                    _set_dumpable(1)
+                    worker_main(fds[0], fds[1])
+                finally:
+                    os._exit(1)
+            try:
+                sock.send(worker.to_bytes(4, sys.byteorder, signed=True))
+            finally:
+                os._exit(0)
+        for fd in fds:
+            os.close(fd)
+
+
 class Budget:
     def __init__(self, cpu_limit):
         self.cpu_limit = cpu_limit
@@ -290,15 +385,16 @@ class Budget:
 class Session:
     """A live worker that has loaded the program (restarted after a kill)."""
 
-    def __init__(self, worker=None):
+    def __init__(self, worker=None, spare=None):
         self.worker = worker
+        self.spare = spare
         self.load_error = None
 
     def get(self, budget):
         if self.load_error is not None:
             raise Abort(self.load_error[0], self.load_error[1])
         if self.worker is None or (self.worker.ready and self.worker.poll() is not None):
-            self.worker = Worker()
+            self.worker = Worker(spare=self.spare)
         if not self.worker.ready:  # its first message says whether the program loaded
             msg = self.worker.recv(budget)
             if "load_err" in msg:
@@ -426,13 +522,17 @@ def run_code_test(session, test, budget):
     return {"v": "accepted"}
 
 
-def _set_dumpable(flag):
+def _prctl(option, value):
     try:
         import ctypes
 
-        ctypes.CDLL(None).prctl(4, flag, 0, 0, 0)  # PR_SET_DUMPABLE
+        ctypes.CDLL(None).prctl(option, value, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def _set_dumpable(flag):
+    _prctl(4, flag)  # PR_SET_DUMPABLE
 
 
 def _mentions_typing():
@@ -452,11 +552,16 @@ def runner_main():
         import typing  # noqa: F401 - ~10 ms; loaded once here, before the fork, it is free in the first worker
 
     first = Worker(fork=True)
+    spare = None
+    # One byte of the job comes first (never more: the rest holds the secret): whether more workers will be needed.
+    if os.read(0, 1) == b"+":
+        _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: workers the spare forks are ours to wait for
+        spare = Spare()
     job = loads(sys.stdin.buffer.read())
     sys.stdin.close()
     out = os.fdopen(os.dup(1), "w")
     secret = job.pop("secret")
-    session = Session(first)
+    session = Session(first, spare)
     limit = float(job.get("time_limit_s", 2.0))
     for i, test in enumerate(job["tests"]):
         budget = Budget(limit)
@@ -476,6 +581,8 @@ def runner_main():
         if job.get("stop") and rec["v"] not in ("accepted", "done"):
             break
     session.drop()
+    if spare is not None:
+        spare.close()
     out.write(dumps({"done": secret}) + "\n")
     out.flush()
 

@@ -248,3 +248,51 @@ def test_harness_start_up_imports_only_what_it_needs(monkeypatch: pytest.MonkeyP
         "tests": [{"args": [], "expected": ["enum", "re", "typing"]}],
     }
     assert judge(with_typing, ref_typing)[1] == ["accepted"]
+
+
+# ------------------------------------------------------------------ several assert-style tests: the spare worker
+def _asserts(*codes: str, **ref) -> dict:
+    return {"language": "python", "tests": [{"code": c} for c in codes], **ref}
+
+
+def test_each_assert_test_gets_a_freshly_loaded_program() -> None:
+    # A later worker comes from the spare: the program is loaded anew, nothing of the last test's state is left.
+    program = "STATE = []\ndef f(x):\n    STATE.append(x)\n    return len(STATE)"
+    ref = _asserts(*["assert f(0) == 1\nassert f(0) == 2"] * 4)
+    v, verdicts = judge(program, ref)
+    assert verdicts == ["accepted"] * 4 and v.status == Status.CORRECT, v.details
+
+
+def test_a_worker_that_dies_or_hangs_costs_only_its_test() -> None:
+    program = (
+        "import os, sys, time\n"
+        "def f(x):\n"
+        "    if x == 1:\n        while True: pass\n"
+        "    if x == 2:\n        os._exit(0)\n"
+        "    if x == 3:\n        a = bytearray(1 << 30); return len(a)\n"
+        "    if x == 4:\n        raise SystemExit(0)\n"
+        "    return x\n"
+    )
+    tests = [f"assert f({i}) == {i}" for i in range(6)]
+    v, verdicts = judge(program, _asserts(*tests, time_limit_s=1, memory_limit_mb=128))
+    assert verdicts[0] == "accepted" and verdicts[5] == "accepted", v.details
+    assert verdicts[1] == "time_limit" and verdicts[3] == "memory_limit", v.details
+    assert verdicts[2] == "runtime_error" and verdicts[4] in ("runtime_error", "wrong_answer"), v.details
+    assert v.score == pytest.approx(2 / 6)
+
+
+def test_killing_the_spare_earns_nothing() -> None:
+    # The program (same uid) may kill every process it can reach, the spare included: later tests then fail, they
+    # are never passed without running.
+    program = (
+        "import os, signal\n"
+        "def f(x):\n"
+        "    if x == 0:\n"
+        "        for pid in [int(p) for p in os.listdir('/proc') if p.isdigit()]:\n"
+        "            if pid not in (os.getpid(), 1):\n"
+        "                try:\n                    os.kill(pid, signal.SIGKILL)\n"
+        "                except OSError:\n                    pass\n"
+        "    return x\n"
+    )
+    v, verdicts = judge(program, _asserts(*[f"assert f({i}) == {i}" for i in range(3)]))
+    assert v.status != Status.CORRECT and verdicts.count("accepted") <= 1, v.details
