@@ -388,10 +388,15 @@ class _Boxes:
             self.boxes[key] = box
         return box
 
-    def pids(self) -> set[int]:
-        """Host pids of the boxes' own processes (the bwrap monitor and init, the zygote)."""
+    def pids(self, prepared: bool = True) -> set[int]:
+        """Host pids of the boxes' own processes: bwrap's two, the zygote and, with `prepared`, its children (the
+        next run's init, made ahead; a run's own processes live in the run's pid namespace and die with its init)."""
         with self.lock:
-            return {pid for box in self.boxes.values() for pid in box.baseline_pids}
+            own = {pid for box in self.boxes.values() for pid in box.baseline_pids}
+        for pid in list(own) if prepared else ():
+            with contextlib.suppress(OSError, ValueError):
+                own.update(int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+        return own
 
     def close(self) -> None:
         if os.getpid() != self.pid:
@@ -414,9 +419,10 @@ def _boxes() -> _Boxes:
         return _BOXES
 
 
-def box_pids() -> set[int]:
-    """Host pids that belong to this process's warm boxes, not to any run (for checks that runs leave nothing)."""
-    return _boxes().pids()
+def box_pids(prepared: bool = True) -> set[int]:
+    """Host pids that belong to this process's warm boxes, not to any run (for checks that runs leave nothing);
+    without `prepared`, only the long-lived ones (not the next run's init, which changes with every run)."""
+    return _boxes().pids(prepared)
 
 
 def close_boxes() -> None:

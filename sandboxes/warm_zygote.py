@@ -154,22 +154,9 @@ def _clone(flags):
     return pid
 
 
-def _setup_mounts(job):
-    """The run's own /tmp, /dev/shm, /box (its program dir) and /proc, and loopback up."""
+def _prepare_namespaces():
+    """What a run needs before its job is known: mounts of its own, a fresh /proc, loopback up."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    flags = MS_NOSUID | MS_NODEV
-    _mount("tmpfs", "/tmp", "tmpfs", flags, f"size={job['tmpfs_bytes']},mode=0755")
-    if os.path.isdir("/dev/shm"):
-        _mount("tmpfs", "/dev/shm", "tmpfs", flags, f"size={job['tmpfs_bytes']},mode=1777")
-    # The program's dir: bound from the service's work dir (mounted whole in the box), which is then detached
-    name = job["box"]
-    if not name or "/" in name or name in (".", ".."):
-        raise SetupError(f"bad program dir {name!r}")
-    _mount(f"{WORK}/{name}", "/box", None, MS_BIND)
-    kept = os.statvfs("/box").f_flag & KEEP_FLAGS  # flags the host locked on that mount must be kept
-    _mount(None, "/box", None, MS_REMOUNT | MS_BIND | kept | flags | (0 if job["box_writable"] else MS_RDONLY))
-    # (bwrap's mounts are locked to the box, so the work dir is covered, not unmounted: nothing reaches below)
-    _mount("tmpfs", WORK, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for sub in ("sys", "sysrq-trigger", "irq", "bus"):  # as bwrap's --proc: read-only where it can reach the host
         path = f"/proc/{sub}"
@@ -179,13 +166,30 @@ def _setup_mounts(job):
     _loopback_up()
 
 
-def _init(fds):
-    """pid 1 of one run, in its fresh namespaces: sets them up, starts the program's process, reports, reaps.
+def _setup_mounts(job):
+    """The run's own /tmp, /dev/shm and /box (its program dir); the other program dirs covered."""
+    flags = MS_NOSUID | MS_NODEV
+    _mount("tmpfs", "/tmp", "tmpfs", flags, f"size={job['tmpfs_bytes']},mode=0755")
+    if os.path.isdir("/dev/shm"):
+        _mount("tmpfs", "/dev/shm", "tmpfs", flags, f"size={job['tmpfs_bytes']},mode=1777")
+    # The program's dir: bound from the service's work dir (mounted whole in the box), which is then covered
+    name = job["box"]
+    if not name or "/" in name or name in (".", ".."):
+        raise SetupError(f"bad program dir {name!r}")
+    _mount(f"{WORK}/{name}", "/box", None, MS_BIND)
+    kept = os.statvfs("/box").f_flag & KEEP_FLAGS  # flags the host locked on that mount must be kept
+    _mount(None, "/box", None, MS_REMOUNT | MS_BIND | kept | flags | (0 if job["box_writable"] else MS_RDONLY))
+    # (bwrap's mounts are locked to the box, so the work dir is covered, not unmounted: nothing reaches below)
+    _mount("tmpfs", WORK, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
+
+
+def _init(arm):
+    """pid 1 of one run, in its fresh namespaces: made ahead, it waits for the run's fds on `arm`, then sets up
+    the rest, starts the program's process, reports, reaps.
 
     It holds the status and control pipes, so it is non-dumpable (nothing in the run can ptrace it or open its
     /proc files) and, as the namespace's init, immune to the run's signals. Its exit ends everything in the run.
     """
-    stdin_r, out_w, err_w, status_w, ctl_r = fds
     try:
         # As the namespace's init it gets only the signals it handles: it handles none (Python's SIGINT handler
         # would let the program end its init with a KeyboardInterrupt and turn its run into a sandbox error).
@@ -193,6 +197,19 @@ def _init(fds):
             signal.signal(sig, signal.SIG_DFL)
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the box's zygote gone: the run goes too
         _prctl(PR_SET_DUMPABLE, 0)
+        _prepare_namespaces()
+    except BaseException as exc:  # noqa: B036 - the box's log says why; the run that needed it gets no start
+        os.write(2, f"aha warm box: preparing a run: {exc}\n".encode())
+        os._exit(1)
+    try:
+        msg, fds, _, _ = socket.recv_fds(arm, 16, 8)
+    except OSError:
+        os._exit(0)
+    arm.close()
+    if not msg or len(fds) != 5:
+        os._exit(0)
+    stdin_r, out_w, err_w, status_w, ctl_r = fds
+    try:
         job = _read_job(ctl_r)
         _setup_mounts(job)
         ok_r, ok_w = os.pipe()
@@ -296,7 +313,11 @@ def _program(fds, job):
 
 
 def _serve():
-    """Clone a run per request until the control socket closes; returns only in a program's process."""
+    """Arm a run, hand it the next request's fds, wait for its end; repeat until the control socket closes.
+
+    Returns only in a program's process. The next run is armed (cloned into its namespaces) once the last one's
+    namespace is empty, so a fork bomb's processes never count against it, and before its request arrives.
+    """
     import select
 
     sock = socket.socket(fileno=os.dup(0))
@@ -308,39 +329,39 @@ def _serve():
     gc.collect()
     gc.freeze()
     sock.send(b"ready")
-    previous = -1
     while True:
+        arm, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            pid = _clone(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
+            error = ""
+        except OSError as exc:
+            pid, error = -1, str(exc)
+        if pid == 0:
+            sock.close()
+            arm.close()
+            return _init(theirs)
+        theirs.close()
+        pidfd = os.pidfd_open(pid) if pid > 0 else -1
         try:
             msg, fds, _, _ = socket.recv_fds(sock, 64, 8)
         except OSError:
             os._exit(0)
         if not msg:
             os._exit(0)
-        if len(fds) != 5:
-            for fd in fds:
-                os.close(fd)
-            continue
-        if previous != -1:
-            # The last run reported its end just before its init exited; its namespace may still be emptying
-            # (a fork bomb's processes count against the next run's pids limit until they are gone).
-            select.select([previous], [], [], 5.0)
-            os.close(previous)
-            previous = -1
-        try:
-            pid = _clone(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
-        except OSError as exc:
-            os.write(fds[3], json.dumps({"setup-error": str(exc)}).encode() + b"\n")
-            pid = -1
-        if pid == 0:
-            sock.close()
-            return _init(fds)
+        if len(fds) == 5:
+            if pid > 0:
+                try:
+                    socket.send_fds(arm, [b"go"], fds)
+                except OSError as exc:  # the armed run died before it was needed (the box's log says why)
+                    error = f"the prepared run is gone: {exc}"
+            if error:
+                os.write(fds[3], json.dumps({"setup-error": error}).encode() + b"\n")
         for fd in fds:
             os.close(fd)
-        if pid > 0:
-            try:
-                previous = os.pidfd_open(pid)
-            except OSError:  # already gone
-                previous = -1
+        arm.close()
+        if pidfd != -1:
+            select.select([pidfd], [], [])  # the run's end (its init reaped: its namespace is empty)
+            os.close(pidfd)
 
 
 def _as_main(argv):

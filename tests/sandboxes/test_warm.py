@@ -132,7 +132,7 @@ def test_warm_and_cold_runs_end_the_same(name: str, monkeypatch: pytest.MonkeyPa
 
 def test_the_run_cannot_end_its_init_or_the_box() -> None:
     assert run_py("print('warm-up')").status == RunStatus.OK
-    before = warm.box_pids()
+    before = warm.box_pids(prepared=False)
     code = (
         "import os, signal\n"
         "for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL, signal.SIGSTOP):\n"
@@ -143,7 +143,7 @@ def test_the_run_cannot_end_its_init_or_the_box() -> None:
     )
     res = run_py(code)
     assert res.status == RunStatus.OK and res.stdout == b"still here\n", res
-    assert warm.box_pids() == before
+    assert warm.box_pids(prepared=False) == before
     assert run_py("print(6 * 7)").stdout == b"42\n"
 
 
