@@ -26,11 +26,10 @@ import socket
 import struct
 import sys
 
-# Preloaded for every run (not `random`/`tempfile`: their state would be the same in every forked run).
-PRELOAD = (
-    *("typing", "collections", "re", "math", "itertools", "functools", "heapq", "bisect", "select", "_json"),
-    "resource",  # for the run's rlimits
-)
+# Preloaded for every run (not `random`/`tempfile`: their state would be the same in every forked run);
+# `resource` sets the run's rlimits.
+PRELOAD = ("typing", "collections", "re", "math", "itertools", "functools", "heapq", "bisect", "select", "_json")
+PRELOAD += ("resource",)
 for _name in PRELOAD:
     try:
         __import__(_name)
