@@ -233,6 +233,9 @@ def test_classify_mirrors_bwrap_rules():
     cpu = _judge(exit_code=128 + signal.SIGXCPU, cpu_s=2.0)
     assert (cpu.status, cpu.signal) == (RunStatus.TIME_LIMIT, signal.SIGXCPU)
     assert _judge(exit_code=128 + signal.SIGXCPU, cpu_known=False).status == RunStatus.TIME_LIMIT
+    # the kernel's SIGXCPU even when the cgroup's CPU figure reads a little under the limit (contention)
+    assert _judge(exit_code=128 + signal.SIGXCPU, cpu_s=1.86).status == RunStatus.TIME_LIMIT
+    assert _judge(exit_code=128 + signal.SIGKILL, cpu_s=3.0).status == RunStatus.TIME_LIMIT
     assert _judge(exit_code=128 + signal.SIGKILL, cpu_s=0.1).status == RunStatus.RUNTIME_ERROR
     assert _judge(exit_code=128 + signal.SIGXFSZ).status == RunStatus.OUTPUT_LIMIT
     segv = _judge(exit_code=128 + signal.SIGSEGV)
