@@ -93,8 +93,8 @@ def _report(backend: str) -> tuple[tuple[str, Any], ...]:
         "network": "none (loopback only)",
         "sandbox_uid": f"host uid {config.sandbox_uid_base()}+slot (we run as root)" if root else "our own uid",
         "slots": config.slots(),
-        # runs are clones of a warm per-slot box (Python ones run in its preloaded interpreter), or cold each time
-        "runs": "warm box per slot" if setup.version != "none" and config.warm() else "cold sandbox per run",
+        # runs are clones of a warm long-lived box (Python ones run in its preloaded interpreter), or cold each time
+        "runs": "clones of a warm box" if setup.version != "none" and config.warm() else "cold sandbox per run",
     }
     if version is None:
         report["reason"] = "bwrap not found: install the Debian package 'bubblewrap'"

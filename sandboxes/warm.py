@@ -1,17 +1,17 @@
-"""Warm runs for the bwrap backend: a long-lived box per slot, fresh namespaces for every run.
+"""Warm runs for the bwrap backend: long-lived boxes, fresh namespaces for every run.
 
 A cold run pays for bwrap's set-up (~6 ms of CPU) and, for Python, an interpreter start (~11 ms) and, for most
 judged programs, `import typing` (~12 ms) before the first line of the program runs. Here each service process
-keeps, per slot, one bwrap *box* (the same user namespace, read-only minimal root and toolchain mounts as a cold
-run, plus the service's work dir at `/aha-work`; started through a launcher already in its own cgroup) whose
-command is `warm_zygote.py`: an interpreter that has done those imports once. Every run is a clone of it in fresh
-mount, pid, network, ipc, uts and cgroup namespaces, with fresh tmpfs `/tmp` and `/dev/shm`, its own program dir
-bound at `/box` (read-only unless the run writes there, as compiles do), a fresh `/proc`, and no capabilities; it
-then execs the run's command, or runs a `python3 -I -B /box/<file>` program in the warm interpreter itself. See
-`docs/code.md` ("Warm runs") for what runs share and why that is safe.
+keeps bwrap *boxes*, one per run it makes at once (the same user namespace, read-only minimal root and toolchain
+mounts as a cold run, plus the service's work dir at `/aha-work`; started through a launcher already in its own
+cgroup) whose command is `warm_zygote.py`: an interpreter that has done those imports once. Every run is a clone
+of it in fresh mount, pid, network, ipc, uts and cgroup namespaces, with fresh tmpfs `/tmp` and `/dev/shm`, its own
+program dir bound at `/box` (read-only unless the run writes there, as compiles do), a fresh `/proc`, and no
+capabilities; it then execs the run's command, or runs a `python3 -I -B /box/<file>` program in the warm
+interpreter itself. See `docs/code.md` ("Warm runs") for what runs share and why that is safe.
 
-Runs of one box are sequential (the box belongs to one slot), so the box's cgroup bounds each run: its limits
-are the run's plus the box's own baseline, and CPU, peak memory and OOM kills are read as differences.
+A box serves one run at a time, so the box's cgroup bounds each run: its limits are the run's plus the box's own
+baseline, and CPU, peak memory and OOM kills are read as differences.
 """
 
 from __future__ import annotations
@@ -74,11 +74,15 @@ def _mode(spec: RunSpec) -> str:
 
 
 def run(spec: RunSpec, slot: int) -> RunResult | None:
-    """Run `spec` in this process's warm box for `slot`; None when no box can take it (run it cold)."""
-    box = _boxes().get(slot, spec)
+    """Run `spec` in one of this process's warm boxes (`slot` is held); None when no box can take it (run it cold)."""
+    boxes = _boxes()
+    box = boxes.take(slot, spec)
     if box is None:
         return None
-    return box.run(spec)
+    try:
+        return box.run(spec)
+    finally:
+        boxes.give_back(box)
 
 
 @dataclass
@@ -357,42 +361,68 @@ def _run_rlimits(limits: Limits, box_tasks: int) -> list[tuple[int, int, int]]:
 
 
 class _Boxes:
-    """This process's warm boxes, one per (slot, interpreter). Made on first use; closed at exit."""
+    """This process's warm boxes: as many as it makes runs at once (a verifier worker: one), not one per slot.
+
+    A box is taken for one run and given back. A new one runs as the uid of the slot its first run holds; reusing it
+    under another slot is safe, since runs of different boxes share no namespace (the same host uid in two user
+    namespaces can neither see nor signal the other, and RLIMIT_NPROC counts per user namespace).
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.boxes: dict[tuple[int, tuple[str, ...]], _Box] = {}
+        self.idle: dict[tuple[str, ...], list[_Box]] = {}
+        self.busy: set[_Box] = set()
         self.failed: dict[tuple[str, ...], float] = {}  # toolchains -> when a box with them last failed to start
         self.pid = os.getpid()
+        self.closed = False
         atexit.register(self.close)
 
-    def get(self, slot: int, spec: RunSpec) -> _Box | None:
-        key = (slot, _box_key(spec))
+    def take(self, slot: int, spec: RunSpec) -> _Box | None:
+        key = _box_key(spec)
+        dead = []
+        box = None
         with self.lock:
-            box = self.boxes.get(key)
-            if box is not None and box.alive():
-                return box
-            self.boxes.pop(key, None)
-            if time.monotonic() - self.failed.get(key[1], -_RETRY_S) < _RETRY_S:
+            queue = self.idle.get(key, [])
+            while queue and box is None:
+                candidate = queue.pop()
+                if candidate.alive():
+                    box = candidate
+                else:
+                    dead.append(candidate)
+            if box is not None:
+                self.busy.add(box)
+            elif time.monotonic() - self.failed.get(key, -_RETRY_S) < _RETRY_S:
                 return None
+        for old in dead:
+            old.close()
         if box is not None:
-            box.close()
+            return box
         try:
             box = _Box(slot, spec)
         except Exception:
             log.exception("starting a warm box failed; runs take the cold path for a while")
             with self.lock:
-                self.failed[key[1]] = time.monotonic()
+                self.failed[key] = time.monotonic()
             return None
         with self.lock:
-            self.boxes[key] = box
+            self.busy.add(box)
         return box
+
+    def give_back(self, box: _Box) -> None:
+        with self.lock:
+            self.busy.discard(box)
+            keep = box.sock is not None and self.pid == os.getpid() and not self.closed
+            if keep:
+                self.idle.setdefault(box.key, []).append(box)
+        if not keep:
+            box.close()
 
     def pids(self, prepared: bool = True) -> set[int]:
         """Host pids of the boxes' own processes: bwrap's two, the zygote and, with `prepared`, its children (the
         next run's init, made ahead; a run's own processes live in the run's pid namespace and die with its init)."""
         with self.lock:
-            own = {pid for box in self.boxes.values() for pid in box.baseline_pids}
+            boxes = [*self.busy, *(b for queue in self.idle.values() for b in queue)]
+            own = {pid for box in boxes for pid in box.baseline_pids}
         for pid in list(own) if prepared else ():
             with contextlib.suppress(OSError, ValueError):
                 own.update(int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
@@ -402,7 +432,9 @@ class _Boxes:
         if os.getpid() != self.pid:
             return
         with self.lock:
-            boxes, self.boxes = list(self.boxes.values()), {}
+            self.closed = True
+            boxes = [b for queue in self.idle.values() for b in queue]
+            self.idle = {}
         for box in boxes:
             box.close()
 
@@ -426,5 +458,9 @@ def box_pids(prepared: bool = True) -> set[int]:
 
 
 def close_boxes() -> None:
-    """Stop this process's warm boxes (they restart on the next Python run)."""
-    _boxes().close()
+    """Stop this process's idle warm boxes (new ones start on the next run)."""
+    global _BOXES
+    with _BOXES_LOCK:
+        boxes, _BOXES = _BOXES, None
+    if boxes is not None:
+        boxes.close()

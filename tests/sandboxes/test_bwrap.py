@@ -47,7 +47,7 @@ def test_every_language_compiles_and_runs(lang: str) -> None:
 def test_report_is_cheap_and_says_how() -> None:
     rep = isolation_report("bwrap")
     assert rep["backend"] == "bwrap" and rep["cgroups"] in ("v1", "v2", "none")
-    assert rep["runs"] in ("warm box per slot", "cold sandbox per run")
+    assert rep["runs"] in ("clones of a warm box", "cold sandbox per run")
     assert "python" in available_languages()
 
 

@@ -218,3 +218,19 @@ def test_a_fork_bomb_does_not_spill_into_the_next_run() -> None:
     forks += "    os.waitpid(pid, 0)\nprint('forked')"
     after = run_py(forks, pids=32)  # at once, in the same box: the bomb's processes are gone, not counted
     assert after.status == RunStatus.OK and after.stdout == b"forked\n", after
+
+
+def test_a_process_keeps_one_box_per_run_it_makes_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Not one per slot: on a big machine every verifier process would otherwise end up with a box for every slot.
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("AHA_SANDBOX_SLOTS", "4")
+    warm.close_boxes()
+    for _ in range(6):
+        assert run_py("print(1)").status == RunStatus.OK
+    pool = warm._boxes()
+    assert sum(len(q) for q in pool.idle.values()) == 1 and not pool.busy
+    with ThreadPoolExecutor(2) as ex:
+        results = list(ex.map(lambda _: run_py("import time; time.sleep(0.2); print(2)"), range(4)))
+    assert all(r.status == RunStatus.OK for r in results)
+    assert sum(len(q) for q in pool.idle.values()) <= 2 and not pool.busy
