@@ -268,6 +268,7 @@ class _Box:
                     "box": spec.box.name if spec.box is not None else "",
                     "box_writable": spec.box_writable,
                     "tmpfs_bytes": limits.tmpfs_mb * _MB,
+                    "memory_bytes": limits.memory_mb * _MB,
                     "cwd": spec.cwd,
                     "env": bwrap.run_env(spec, path_dirs),
                     "rlimits": _run_rlimits(limits, self.baseline_tasks),

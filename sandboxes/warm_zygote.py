@@ -27,9 +27,9 @@ import struct
 import sys
 
 # Preloaded for every run (not `random`/`tempfile`: their state would be the same in every forked run);
-# `resource` sets the run's rlimits.
+# `resource` sets the run's rlimits, `atexit` is what a Python run's exit calls (never imported by a program's hook).
 PRELOAD = ("typing", "collections", "re", "math", "itertools", "functools", "heapq", "bisect", "select", "_json")
-PRELOAD += ("resource",)
+PRELOAD += ("resource", "atexit")
 for _name in PRELOAD:
     try:
         __import__(_name)
@@ -114,6 +114,62 @@ def _drop_privileges():
         raise SetupError("no_new_privs did not stick")
 
 
+# A seccomp filter for the program (x86_64: prlimit64 302 and the x32 alias, keyring calls 248-250; i386 under
+# int 0x80: prlimit64 340, keyring calls 286-288; aarch64: prlimit64 261, keyring calls 217-219).
+# - prlimit64 on any process but itself fails: the run's init shares the program's uid, so the kernel would let a
+#   program set its init's limits (RLIMIT_CPU 0 kills it) and turn its run into our error.
+# - the keyring calls fail (as under Docker's default profile): keys are not namespaced by a run's namespaces, live
+#   on after it, and count against the host uid's quota.
+_ARCHES = {  # audit arch: (prlimit64 numbers, keyring call numbers)
+    0xC000003E: ((302, 0x4000012E), (248, 249, 250, 0x400000F8, 0x400000F9, 0x400000FA)),  # x86_64, x32
+    0x40000003: ((340,), (286, 287, 288)),  # i386 (int 0x80 on an x86_64 kernel)
+    0xC00000B7: ((261,), (217, 218, 219)),  # aarch64
+}
+
+
+def _seccomp_program():
+    """The classic-BPF filter above, as bytes of `struct sock_filter`."""
+    ld, jeq, ret = 0x20, 0x15, 0x06  # BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF_K, BPF_RET|BPF_K
+    allow, eperm = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    # (code, jt, jf, k); a jump target is a label, resolved below
+    out = [(ld, 0, 0, 4)]  # seccomp_data.arch
+    for arch, (prlimits, keyrings) in _ARCHES.items():
+        block = [(ld, 0, 0, 0)]  # seccomp_data.nr
+        block += [(jeq, "EPERM", 0, nr) for nr in keyrings]
+        block += [(jeq, "ARG", 0, nr) for nr in prlimits]
+        block.append((ret, 0, 0, allow))
+        out.append((jeq, 0, len(block), arch))  # not this arch: skip its block
+        out.extend(block)
+    out.append((ret, 0, 0, allow))  # another arch: nothing of ours to filter
+    labels = {"ARG": len(out)}
+    out += [
+        (ld, 0, 0, 20),  # args[0], high word
+        (jeq, 0, "EPERM", 0),
+        (ld, 0, 0, 16),  # args[0], low word: pid 0 is the caller itself
+        (jeq, "ALLOW", "EPERM", 0),
+    ]
+    labels["ALLOW"] = len(out)
+    out.append((ret, 0, 0, allow))
+    labels["EPERM"] = len(out)
+    out.append((ret, 0, 0, eperm))
+    data = b""
+    for i, (code, jt, jf, k) in enumerate(out):
+        jt = labels[jt] - i - 1 if isinstance(jt, str) else jt
+        jf = labels[jf] - i - 1 if isinstance(jf, str) else jf
+        data += struct.pack("HBBI", code, jt, jf, k)
+    return data
+
+
+_SECCOMP = _seccomp_program()
+
+
+def _install_seccomp():
+    prog = ctypes.create_string_buffer(_SECCOMP, len(_SECCOMP))
+    fprog = struct.pack("HxxxxxxP", len(_SECCOMP) // 8, ctypes.addressof(prog))
+    buf = ctypes.create_string_buffer(fprog, len(fprog))
+    _check(_libc.prctl(22, 2, buf, 0, 0), "seccomp filter")  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+
+
 def _read_job(fd):
     head = b""
     while len(head) < 4:
@@ -168,9 +224,12 @@ def _prepare_namespaces():
 def _setup_mounts(job):
     """The run's own /tmp, /dev/shm and /box (its program dir); the other program dirs covered."""
     flags = MS_NOSUID | MS_NODEV
-    _mount("tmpfs", "/tmp", "tmpfs", flags, f"size={job['tmpfs_bytes']},mode=0755")
+    # tmpfs pages are charged to the box's cgroup but to no process: capped below the memory limit, files alone
+    # can never leave the memory limit nothing to kill but the run's init or the zygote
+    memory = job["memory_bytes"]
+    _mount("tmpfs", "/tmp", "tmpfs", flags, f"size={min(job['tmpfs_bytes'], memory // 2)},mode=0755")
     if os.path.isdir("/dev/shm"):
-        _mount("tmpfs", "/dev/shm", "tmpfs", flags, f"size={job['tmpfs_bytes']},mode=1777")
+        _mount("tmpfs", "/dev/shm", "tmpfs", flags, f"size={min(job['tmpfs_bytes'], memory // 4)},mode=1777")
     # The program's dir: bound from the service's work dir (mounted whole in the box), which is then covered
     name = job["box"]
     if not name or "/" in name or name in (".", ".."):
@@ -281,6 +340,7 @@ def _program(fds, job):
         with open("/proc/self/oom_score_adj", "w") as fh:
             fh.write("1000")  # the memory limit takes the program before the box's zygote
         _drop_privileges()
+        _install_seccomp()  # needs no_new_privs, which _drop_privileges set
         os.chdir(job["cwd"])
         os.environ.clear()
         os.environ.update(job["env"])
