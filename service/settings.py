@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -36,3 +38,40 @@ class Settings(BaseSettings):
         description='Extra tasks as JSON {"task": "module.path"}; the module follows verifiers.protocol',
     )
     log_level: str = Field("info", description="Log level of the service")
+
+    # -- security: who may call, and what a caller may ask for -------------------------------------------------
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="API keys accepted as `Authorization: Bearer KEY`, comma-separated"
+    )
+    api_keys_file: str | None = Field(
+        None, description="File of accepted keys, one `sha256:<hex digest>` (or a plain key) per line; # comments"
+    )
+    require_api_key: bool = Field(
+        False, description="Refuse to start without an API key, whatever the bind address (the Docker image sets it)"
+    )
+    run_code: bool = Field(True, description="Serve `POST /run_code` (0 for deployments that only score)")
+    max_json_depth: int = Field(
+        64, ge=2, le=400, description="Nesting depth of any JSON value in a request (references, options, labels)"
+    )
+    run_code_max_timeout_s: float = Field(30.0, gt=0, description="Cap on `/run_code` compile and run timeouts")
+    run_code_max_memory_mb: int = Field(2048, ge=16, description="Cap on `/run_code` `memory_limit_MB`")
+    run_code_default_memory_mb: int = Field(1024, ge=16, description="`/run_code` memory when the caller sets none")
+    run_code_max_output_bytes: int = Field(
+        8 << 20, ge=1024, description="Cap on each of a `/run_code` run's stdout and stderr"
+    )
+    run_code_max_files: int = Field(64, ge=0, description="Files a `/run_code` call may send or fetch")
+    run_code_max_file_bytes: int = Field(16 << 20, ge=1, description="Bytes of one file sent to or fetched from a run")
+    run_code_max_fetch_bytes: int = Field(
+        32 << 20, ge=1, description="Bytes of all files one `/run_code` call fetches together"
+    )
+    run_code_box_mb: int = Field(256, ge=1, description="Bytes a `/run_code` program may write to its /box")
+    request_read_timeout_s: float = Field(
+        30.0, gt=0, description="A request body must arrive within this time (slow senders are cut off)"
+    )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
