@@ -11,14 +11,18 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from service import openrlhf, run_code
+from service.auth import OPEN_PATHS, ApiKeyAuth, key_digests
 from service.cache import make_cache
 from service.components import Registry
+from service.edge import BodyGuard, install_error_handlers
 from service.engine import Engine, Overloaded, RecipeError
 from service.metrics import Metrics
-from service.models import ScoreRequest, ScoreResponse
+from service.models import BUSY_RESPONSE, ERROR_RESPONSES, UNAUTHORIZED_RESPONSE, ScoreRequest, ScoreResponse
 from service.settings import Settings
 
 log = logging.getLogger("aha.app")
@@ -44,23 +48,6 @@ def _optional_report(module_path: str, function: str) -> dict[str, Any]:
         return {"usable": False, "reason": f"{module_path}.{function}: {type(exc).__name__}: {exc}"}
 
 
-class BodyLimit:
-    """Refuse a request whose declared body is over the limit before reading it (plain ASGI: no per-request task)."""
-
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            for name, value in scope["headers"]:
-                if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                    detail = f"request body of {int(value)} bytes exceeds the limit of {self.max_bytes}"
-                    await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The ASGI app; one engine (worker pool, cache, metrics) per app."""
     settings = settings or Settings()
@@ -73,19 +60,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.engine.close()
 
+    digests = key_digests(settings.api_keys, settings.api_keys_file)
     app = FastAPI(
         title="Aha",
         version="0.1.0",
         description="Rule-based rewards and verification for RL on reasoning models.",
         lifespan=lifespan,
+        docs_url=None,  # served below from the bundled Swagger UI: no CDN is reachable from where Aha runs
+        redoc_url=None,
+        responses={**ERROR_RESPONSES, **({401: UNAUTHORIZED_RESPONSE} if digests else {})},
     )
-
     app.state.settings = settings
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, timeout_s=settings.request_read_timeout_s)
+    if digests:
+        app.add_middleware(ApiKeyAuth, digests=digests)
     app.include_router(openrlhf.router)
-    app.include_router(run_code.router)
+    if settings.run_code:
+        app.include_router(run_code.router)
+    _mount_docs(app)
+    if digests:
+        _declare_bearer(app)
 
-    @app.post("/v1/score", response_model=ScoreResponse)
+    @app.post("/v1/score", response_model=ScoreResponse, responses=BUSY_RESPONSE)
     async def score(body: ScoreRequest, request: Request) -> Any:
         """Score a batch of completions: one result per item, in order."""
         engine: Engine = request.app.state.engine
@@ -127,10 +124,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         report["status"] = "ready"
         return report
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics(request: Request) -> Response:
         """Prometheus text format."""
         engine: Engine = request.app.state.engine
         return Response(engine.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return app
+
+
+def _mount_docs(app: FastAPI) -> None:
+    import swagger_ui_bundle
+
+    app.mount("/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Aha — API",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="/docs-static/favicon-32x32.png",
+        )
+
+
+def _declare_bearer(app: FastAPI) -> None:
+    # The keys are checked by middleware, so the schema has to be told: every operation but /healthz needs one.
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+            for path, operations in schema.get("paths", {}).items():
+                for operation in operations.values():
+                    operation["security"] = [] if path in OPEN_PATHS else [{"bearer": []}]
+                    if path in OPEN_PATHS:
+                        operation.get("responses", {}).pop("401", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -25,6 +25,7 @@ from service.components import (
     Registry,
     ShapingInput,
 )
+from service.fair import FairSlots
 from service.metrics import Metrics
 from service.models import ItemResult, Message, ScoreItem, ScoreRequest, ScoreResponse, ScoreStats
 from service.pool import VerifierPool, call_verifier
@@ -37,6 +38,8 @@ log = logging.getLogger("aha.engine")
 INVALID_ITEM = "invalid_item"
 # Which verdict speaks for the item when the recipe has several components.
 _PRIMARY_ORDER = ("accuracy", "format", "language")
+# Share of the pool's fair slots one job of a verifier that runs programs takes (see service/fair.py).
+SANDBOXED_UNITS = 4
 
 
 class RecipeError(ValueError):
@@ -60,6 +63,7 @@ class Job:
     attempt: Attempt
     timeout: float
     inline: bool
+    units: int = 1
 
 
 @dataclass
@@ -90,6 +94,22 @@ def message_text(value: str | list[Message] | None, roles: tuple[str, ...]) -> s
     return "\n".join(m.content or "" for m in value if not roles or m.role in roles)
 
 
+def json_depth(value: Any, limit: int) -> int:
+    """Nesting depth of a JSON value (a scalar is 1), counted without recursion and only up to ``limit + 1``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list | tuple):
+            stack.extend((child, depth + 1) for child in node)
+    return deepest
+
+
 def _json_size(value: Any) -> int:
     if isinstance(value, str):
         return len(value)
@@ -105,6 +125,9 @@ class Engine:
         self.registry = registry
         self.metrics = metrics
         self.pool = VerifierPool(settings.workers, settings.worker_memory_mb, registry.pool_modules())
+        # Units for 8 cheap jobs per worker keep every worker fed while the next job is chosen fairly; a sandboxed
+        # job takes 4, so at most 2 per worker queue ahead of another request's (service/fair.py).
+        self.slots = FairSlots(8 * settings.workers)
         self._in_flight_items = 0
         self._running: dict[str, asyncio.Task[Verdict]] = {}
 
@@ -120,6 +143,8 @@ class Engine:
 
     def recipe(self, request: ScoreRequest) -> Recipe:
         """The request's profile with its overrides; RecipeError (a 422) when they make no sense."""
+        if json_depth(request.options, self.settings.max_json_depth) > self.settings.max_json_depth:
+            raise RecipeError(f"options are nested deeper than the limit of {self.settings.max_json_depth} levels")
         try:
             return resolve(request.profile, request.weights, request.options, set(self.registry.components))
         except ValueError as exc:
@@ -129,18 +154,20 @@ class Engine:
         """Score every item of the request; raises ``Overloaded`` or ``RecipeError`` only."""
         recipe = self.recipe(request)
         count = len(request.items)
-        if self._in_flight_items and self._in_flight_items + count > self.settings.max_queue:
+        # Admission asks only whether the queue is below its mark, not whether this batch fits under it: otherwise
+        # small requests would always slip in first and a large batch could wait forever.
+        if self._in_flight_items >= self.settings.max_queue:
             self.metrics.rejected.inc()
             raise Overloaded(retry_after=max(1, math.ceil(self._in_flight_items / (50 * self.settings.workers))))
         self._in_flight_items += count
         self.metrics.queue_depth.set(self._in_flight_items)
         try:
-            return await self._score(request, recipe)
+            return await self._score(request, recipe, lane=object())
         finally:
             self._in_flight_items -= count
             self.metrics.queue_depth.set(self._in_flight_items)
 
-    async def _score(self, request: ScoreRequest, recipe: Recipe) -> ScoreResponse:
+    async def _score(self, request: ScoreRequest, recipe: Recipe, lane: object) -> ScoreResponse:
         started = time.perf_counter()
         plans = [self._safe_plan(i, item, recipe) for i, item in enumerate(request.items)]
         jobs: dict[str, Job] = {}
@@ -165,7 +192,7 @@ class Engine:
                 verdicts[job.key] = self._run_inline(job)
         remote = [job for job in pending if not job.inline]
         if remote:
-            done = await asyncio.gather(*(self._run_shared(job) for job in remote))
+            done = await asyncio.gather(*(self._run_shared(job, lane) for job in remote))
             verdicts.update(zip((job.key for job in remote), done, strict=True))
         fresh = {job.key: verdicts[job.key].to_dict() for job in pending if verdicts[job.key].decided}
         if request.use_cache and fresh:
@@ -224,6 +251,10 @@ class Engine:
         if task_verifier is not None and item.reference is None:
             plan.error = f"task {item.task!r} needs a reference"
             return plan
+        for name, value in (("reference", item.reference), ("options", item.options)):
+            if json_depth(value, s.max_json_depth) > s.max_json_depth:
+                plan.error = f"{name} is nested deeper than the limit of {s.max_json_depth} levels"
+                return plan
         if item.reference is not None and _json_size(item.reference) > s.max_reference_chars:
             plan.error = f"reference is larger than the limit of {s.max_reference_chars} characters"
             return plan
@@ -282,7 +313,8 @@ class Engine:
             return
         digest = hashlib.sha256(f"{module_path}\0{info.version}\0{content_key}".encode()).hexdigest()
         timeout = min(max(budget, 0.1), self.settings.max_item_timeout_s)
-        plan.jobs[component] = Job(digest, module_path, attempt, timeout, module_path in INLINE_VERIFIERS)
+        units = SANDBOXED_UNITS if getattr(module, "SANDBOXED", False) else 1
+        plan.jobs[component] = Job(digest, module_path, attempt, timeout, module_path in INLINE_VERIFIERS, units)
 
     # -- running ----------------------------------------------------------------------------------------------
 
@@ -292,18 +324,19 @@ class Engine:
         self.metrics.verify_seconds.labels(verifier=job.module_path).observe(time.perf_counter() - started)
         return verdict
 
-    async def _run_shared(self, job: Job) -> Verdict:
+    async def _run_shared(self, job: Job, lane: object) -> Verdict:
         # Concurrent requests that need the same verdict share one worker call (GRPO groups often repeat).
         task = self._running.get(job.key)
         if task is None:
-            task = asyncio.ensure_future(self._run_pool(job))
+            task = asyncio.ensure_future(self._run_pool(job, lane))
             self._running[job.key] = task
             task.add_done_callback(lambda _t, key=job.key: self._running.pop(key, None))
         return await asyncio.shield(task)
 
-    async def _run_pool(self, job: Job) -> Verdict:
-        started = time.perf_counter()
-        verdict = await self.pool.run(job.module_path, job.attempt, job.timeout)
+    async def _run_pool(self, job: Job, lane: object) -> Verdict:
+        async with self.slots.hold(lane, job.units):
+            started = time.perf_counter()
+            verdict = await self.pool.run(job.module_path, job.attempt, job.timeout)
         self.metrics.verify_seconds.labels(verifier=job.module_path).observe(time.perf_counter() - started)
         if verdict.status == Status.TIMEOUT:
             self.metrics.timeouts.labels(verifier=job.module_path).inc()

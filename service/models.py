@@ -15,6 +15,37 @@ class Message(BaseModel):
     content: str | None = None
 
 
+class ValidationIssue(BaseModel):
+    """One reason a request was refused: where in the body, and what is wrong."""
+
+    loc: list[str | int]
+    msg: str
+    type: str | None = None
+    input: Any = None
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a sentence, or (422) the list of what is wrong."""
+
+    detail: str | list[ValidationIssue]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    408: {"model": ErrorBody, "description": "The request body did not arrive in time"},
+    413: {"model": ErrorBody, "description": "The request body is over the byte limit"},
+    422: {"model": ErrorBody, "description": "The request is malformed: not JSON, wrong fields or types, limits"},
+}
+
+BUSY_RESPONSE: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": ErrorBody,
+        "description": "Too many items in flight: retry after the `Retry-After` seconds",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
+    }
+}
+UNAUTHORIZED_RESPONSE: dict[str, Any] = {"model": ErrorBody, "description": "Missing or invalid API key"}
+
+
 class ScoreItem(BaseModel):
     """One completion to score.
 
@@ -22,7 +53,7 @@ class ScoreItem(BaseModel):
     item comes back with status ``invalid_item`` and the rest of the batch is scored.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     id: str | None = Field(None, max_length=512, description="Echoed back; defaults to the item's index")
     task: str = Field(..., max_length=64, description="Which verifier judges accuracy: math, code, format, …")
@@ -41,7 +72,7 @@ class ScoreItem(BaseModel):
 class ScoreRequest(BaseModel):
     """A batch of completions and how to turn verdicts into rewards."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     items: list[ScoreItem] = Field(..., min_length=1)
     profile: str = Field("accuracy", description="Named reward recipe: accuracy, r1-zero, r1, dapo, format")

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.engine import Engine, Overloaded, RecipeError
-from service.models import ScoreItem, ScoreRequest
+from service.models import BUSY_RESPONSE, ScoreItem, ScoreRequest
 
 router = APIRouter()
 
@@ -46,7 +46,7 @@ def split_response(query: str, prompt: str | None) -> str:
     return _TRAILING_SPECIAL.sub("", response)
 
 
-@router.post("/get_reward")
+@router.post("/get_reward", responses=BUSY_RESPONSE)
 async def get_reward(
     body: RewardRequest,
     request: Request,

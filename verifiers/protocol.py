@@ -10,6 +10,8 @@ A verifier is a module (or object) with:
 - optionally `budget_s(attempt: Attempt) -> float`: how many seconds of wall time a verdict may need (a code item
   with 50 tests needs more than a math item). The engine's hard per-item deadline is the smaller of this and its
   configured maximum; without it the engine's default per-item deadline applies.
+- optionally `SANDBOXED: bool`: true when a call runs programs (seconds, not milliseconds); the engine then lets
+  fewer such calls queue in the pool at once, so they cannot hold other requests' quick items for long.
 """
 
 from __future__ import annotations

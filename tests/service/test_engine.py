@@ -107,7 +107,7 @@ def test_conversational_completions_and_prompts(engine):
 
 def test_overload_is_refused_while_work_is_in_flight(engine):
     async def scenario() -> None:
-        engine._in_flight_items = 9  # as if another request held 9 of the 10 queue slots
+        engine._in_flight_items = 10  # as if other requests held all 10 queue slots
         try:
             with pytest.raises(Overloaded) as info:
                 await engine.score(ScoreRequest(items=[echo("1"), echo("1")]))
@@ -116,6 +116,18 @@ def test_overload_is_refused_while_work_is_in_flight(engine):
             engine._in_flight_items = 0
         ok = await engine.score(ScoreRequest(items=[echo("1"), echo("1")]))
         assert ok.results[0].reward == 1.0
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_larger_than_the_room_left_is_admitted_while_the_queue_is_below_its_mark(engine):
+    async def scenario() -> None:
+        engine._in_flight_items = 9  # one slot of ten left: a three-item batch still gets in, so it is not starved
+        try:
+            out = await engine.score(ScoreRequest(items=[echo("1"), echo("1"), echo("0")]))
+        finally:
+            engine._in_flight_items = 0
+        assert [r.reward for r in out.results] == [1.0, 1.0, 0.0]
 
     asyncio.run(scenario())
 

@@ -19,6 +19,7 @@ from verifiers.verdict import Attempt, Status, Verdict
 
 NAME = "code"
 VERSION = "1.0.0"
+SANDBOXED = True  # its calls run programs: slow, so the engine lets fewer of them queue at once
 
 __all__ = ["NAME", "VERSION", "budget_s", "cache_key", "verify", "extract_program", "parse_reference"]
 
