@@ -182,11 +182,11 @@ def engine_scorer(settings: Any) -> tuple[Scorer, Callable[[], None]]:
     return score, close
 
 
-def http_scorer(url: str) -> tuple[Scorer, Callable[[], None]]:
-    """A scorer calling a running service, and its closer."""
+def http_scorer(url: str, api_key: str | None = None) -> tuple[Scorer, Callable[[], None]]:
+    """A scorer calling a running service (with ``api_key``, else ``AHA_API_KEY``), and its closer."""
     from service.client import AhaClient
 
-    client = AhaClient(url)
+    client = AhaClient(url, api_key=api_key)
 
     def score(items: list[dict[str, Any]], fields: dict[str, Any]) -> list[dict[str, Any]]:
         return client.score(items, **fields)["results"]

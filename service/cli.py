@@ -13,11 +13,31 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from service.app import create_app
+    from service.auth import KeyFileError, is_loopback, key_digests
     from service.settings import Settings
 
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=settings.log_level.lower())
+    try:
+        keyed = bool(key_digests(settings.api_keys, settings.api_keys_file))
+    except KeyFileError as exc:
+        raise SystemExit(f"aha serve: {exc}") from exc
+    if not keyed and settings.require_api_key:
+        raise SystemExit("aha serve: AHA_REQUIRE_API_KEY is set but no key is: set AHA_API_KEYS or AHA_API_KEYS_FILE")
+    if not keyed and not is_loopback(args.host):
+        logging.getLogger("aha.serve").warning(
+            "serving on %s WITHOUT authentication: anyone who reaches this port can score and run code; "
+            "set AHA_API_KEYS or AHA_API_KEYS_FILE",
+            args.host,
+        )
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level.lower(),
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=30,
+    )
     return 0
 
 
@@ -44,7 +64,7 @@ def _score(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         use_cache=not args.no_cache,
     )
-    scorer, close = http_scorer(args.url) if args.url else engine_scorer(Settings())
+    scorer, close = http_scorer(args.url, args.api_key) if args.url else engine_scorer(Settings())
     try:
         summary = score_file(in_path, out_path, scorer, opts, progress=not args.quiet)
     finally:
@@ -63,7 +83,7 @@ def _grade(args: argparse.Namespace) -> int:
     ks = sorted({int(k) for k in args.k.split(",") if k.strip()})
     if any(k < 1 for k in ks):
         raise SystemExit("aha grade: every k must be >= 1")
-    scorer, close = http_scorer(args.url) if args.url else engine_scorer(Settings())
+    scorer, close = http_scorer(args.url, args.api_key) if args.url else engine_scorer(Settings())
     try:
         score_file(in_path, scored, scorer, BatchOptions(profile="accuracy", advantage="none"), not args.quiet)
     finally:
@@ -87,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("input", help="input JSONL")
     score.add_argument("-o", "--output", help="output JSONL (default: INPUT.scored.jsonl)")
     score.add_argument("--url", help="score through a running service instead of in-process")
+    score.add_argument("--api-key", help="key for --url (default: AHA_API_KEY)")
     score.add_argument("--profile", default="accuracy")
     score.add_argument("--weights", type=_json_arg, help="inline weights, e.g. '{\"format\": 0.5}'")
     score.add_argument("--options", type=_json_arg, help='options by component, e.g. \'{"format": {"layout": "r1"}}\'')
@@ -100,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("input", help="JSONL of items; `group` names the problem, `source` the data set")
     grade.add_argument("--k", default="1", help="comma-separated k values, e.g. 1,8,64")
     grade.add_argument("--url", help="score through a running service instead of in-process")
+    grade.add_argument("--api-key", help="key for --url (default: AHA_API_KEY)")
     grade.add_argument("--scored", help="where the per-sample results go (default: INPUT.graded.jsonl; resumable)")
     grade.add_argument("--report", help="write the JSON report here")
     grade.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

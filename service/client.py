@@ -1,12 +1,14 @@
 """HTTP client of ``POST /v1/score``, sync and async, retrying only what is worth retrying.
 
 Retries happen on 429 (after the server's ``Retry-After``), on 5xx and on connection errors, with exponential
-backoff and jitter. A 4xx other than 429 is the caller's bug and raises at once.
+backoff and jitter. A 4xx other than 429 is the caller's bug and raises at once. The API key is the ``api_key``
+argument, else ``AHA_API_KEY`` from the environment, sent as ``Authorization: Bearer KEY``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -57,6 +59,12 @@ def build_body(
     return body
 
 
+def auth_headers(api_key: str | None = None) -> dict[str, str]:
+    """The ``Authorization`` header for ``api_key`` or ``AHA_API_KEY``; none when neither is set."""
+    key = api_key if api_key is not None else os.environ.get("AHA_API_KEY", "")
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
 def _outcome(response: httpx.Response) -> dict[str, Any] | None:
     if response.status_code == 200:
         return response.json()
@@ -68,10 +76,12 @@ def _outcome(response: httpx.Response) -> dict[str, Any] | None:
 class AhaClient:
     """Synchronous client: ``AhaClient(url).score(items, profile="r1")`` returns the response JSON."""
 
-    def __init__(self, url: str, timeout_s: float = 600.0, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, url: str, timeout_s: float = 600.0, retry: RetryPolicy | None = None, api_key: str | None = None
+    ) -> None:
         self.url = url.rstrip("/")
         self.retry = retry or RetryPolicy()
-        self._http = httpx.Client(base_url=self.url, timeout=timeout_s)
+        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, headers=auth_headers(api_key))
 
     def score(self, items: Sequence[Mapping[str, Any]], **request: Any) -> dict[str, Any]:
         """Score items; keyword arguments are the request fields of ``build_body``."""
@@ -105,10 +115,12 @@ class AhaClient:
 class AsyncAhaClient:
     """Asynchronous client with the same behaviour as ``AhaClient``."""
 
-    def __init__(self, url: str, timeout_s: float = 600.0, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, url: str, timeout_s: float = 600.0, retry: RetryPolicy | None = None, api_key: str | None = None
+    ) -> None:
         self.url = url.rstrip("/")
         self.retry = retry or RetryPolicy()
-        self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout_s)
+        self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout_s, headers=auth_headers(api_key))
 
     async def score(self, items: Sequence[Mapping[str, Any]], **request: Any) -> dict[str, Any]:
         """Score items; keyword arguments are the request fields of ``build_body``."""

@@ -59,8 +59,10 @@ class AhaReward:
         language_column: str | None = None,
         name: str | None = None,
         timeout_s: float = 600.0,
+        api_key: str | None = None,
     ) -> None:
         self.url = url
+        self.api_key = api_key  # None: AHA_API_KEY from the environment of the process that calls
         self.task = task
         self.profile = profile
         self.reference_column = reference_column
@@ -110,7 +112,7 @@ class AhaReward:
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
         if self._client is None:
-            self._client = AhaClient(self.url, timeout_s=self.timeout_s)
+            self._client = AhaClient(self.url, timeout_s=self.timeout_s, api_key=self.api_key)
         return self.rewards(self._client.score(self.items(prompts, completions, columns), **self._request()))
 
 
@@ -121,6 +123,6 @@ class AsyncAhaReward(AhaReward):
         self, prompts: Sequence[Any], completions: Sequence[Any], **columns: Any
     ) -> list[float | None]:
         if self._client is None:
-            self._client = AsyncAhaClient(self.url, timeout_s=self.timeout_s)
+            self._client = AsyncAhaClient(self.url, timeout_s=self.timeout_s, api_key=self.api_key)
         response = await self._client.score(self.items(prompts, completions, columns), **self._request())
         return self.rewards(response)
