@@ -79,8 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.run_code:
         app.include_router(run_code.router)
     _mount_docs(app)
-    if digests:
-        _declare_bearer(app)
+    _truthful_schema(app, keyed=bool(digests))
 
     @app.post("/v1/score", response_model=ScoreResponse, responses=BUSY_RESPONSE)
     async def score(body: ScoreRequest, request: Request) -> Any:
@@ -149,19 +148,28 @@ def _mount_docs(app: FastAPI) -> None:
         )
 
 
-def _declare_bearer(app: FastAPI) -> None:
-    # The keys are checked by middleware, so the schema has to be told: every operation but /healthz needs one.
+def _truthful_schema(app: FastAPI, keyed: bool) -> None:
+    # Errors are JSON on every route (even /metrics, whose success is text), and keys are checked by middleware,
+    # which FastAPI cannot see: both are written into the generated schema here.
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
-            schema.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+            error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+            if keyed:
+                bearer = {"type": "http", "scheme": "bearer"}
+                schema.setdefault("components", {})["securitySchemes"] = {"bearer": bearer}
             for path, operations in schema.get("paths", {}).items():
                 for operation in operations.values():
-                    operation["security"] = [] if path in OPEN_PATHS else [{"bearer": []}]
-                    if path in OPEN_PATHS:
-                        operation.get("responses", {}).pop("401", None)
+                    responses = operation.get("responses", {})
+                    for code, response in responses.items():
+                        if code[0] in "45":
+                            response["content"] = error
+                    if keyed:
+                        operation["security"] = [] if path in OPEN_PATHS else [{"bearer": []}]
+                    if path in OPEN_PATHS or not keyed:
+                        responses.pop("401", None)
             app.openapi_schema = schema
         return app.openapi_schema
 

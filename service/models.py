@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from service.components import ALL_COMPONENTS
+from service.profiles import PROFILES
+
+# The schema lists the names, so a client (and a schema-driven fuzzer) knows which ones are accepted.
+ComponentName = Literal[tuple(sorted(ALL_COMPONENTS))]  # type: ignore[valid-type]
+ProfileName = Literal[tuple(PROFILES)]  # type: ignore[valid-type]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class Message(BaseModel):
@@ -75,17 +83,34 @@ class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     items: list[ScoreItem] = Field(..., min_length=1)
-    profile: str = Field("accuracy", description="Named reward recipe: accuracy, r1-zero, r1, dapo, format")
-    weights: dict[str, float] | None = Field(
+    profile: ProfileName = Field("accuracy", description="Named reward recipe: accuracy, r1-zero, r1, dapo, format")
+    weights: dict[ComponentName, FiniteFloat] | None = Field(
         None, description="Inline component weights; they replace the profile's weight of each named component"
     )
-    options: dict[str, dict[str, Any]] | None = Field(
+    options: dict[ComponentName, dict[str, Any]] | None = Field(
         None, description="Options by component for every item, e.g. {'overlong': {'max_length': 4096}}"
     )
     advantage: Literal["grpo", "center", "none"] = Field(
         "grpo", description="grpo: (r - mean) / (std + 1e-4) per group; center: r - mean; none: no advantages"
     )
     use_cache: bool = Field(True, description="Read and write the result cache")
+
+    @field_validator("profile", mode="before")
+    @classmethod
+    def _known_profile(cls, value: Any) -> Any:
+        if isinstance(value, str) and value not in PROFILES:
+            raise ValueError(f"unknown profile {value!r}; known: {', '.join(sorted(PROFILES))}")
+        return value
+
+    @field_validator("weights", "options", mode="before")
+    @classmethod
+    def _known_components(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            unknown = sorted(str(name) for name in value if name not in ALL_COMPONENTS)
+            if unknown:
+                known = ", ".join(sorted(ALL_COMPONENTS))
+                raise ValueError(f"unknown component(s) {', '.join(map(repr, unknown))}; known: {known}")
+        return value
 
 
 class ItemResult(BaseModel):

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.engine import Engine, Overloaded, RecipeError
-from service.models import BUSY_RESPONSE, ScoreItem, ScoreRequest
+from service.models import BUSY_RESPONSE, ProfileName, ScoreItem, ScoreRequest
 
 router = APIRouter()
 
@@ -51,7 +51,7 @@ async def get_reward(
     body: RewardRequest,
     request: Request,
     task: str = Query("math", max_length=64),
-    profile: str = Query("accuracy", max_length=64),
+    profile: ProfileName = "accuracy",
 ) -> Any:
     """Score OpenRLHF queries with the engine."""
     n = len(body.query)
