@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import socket
 import threading
 import time
@@ -14,14 +15,20 @@ import uvicorn
 from fastapi import FastAPI
 
 from sandboxes import available_languages
+from service.edge import install_error_handlers
 from service.run_code import router
+from service.settings import Settings
 
 pytestmark = pytest.mark.skipif("python" not in available_languages(), reason="python toolchain missing")
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+@contextlib.contextmanager
+def serve(settings: Settings) -> Iterator[str]:
+    """A real uvicorn server with the `/run_code` router, the app's error handlers, and its settings where the app
+    keeps them (no body guard: what reaches the route is what the client sent, lone surrogates included)."""
     app = FastAPI()
+    app.state.settings = settings
+    install_error_handlers(app)
     app.include_router(router)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -33,9 +40,17 @@ def server() -> Iterator[str]:
         if srv.started:
             break
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(5)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with serve(Settings()) as url:
+        yield url
 
 
 def test_sandbox_fusion_client(server: str) -> None:
