@@ -300,8 +300,9 @@ class VerifierPool:
     async def run(self, module_path: str, attempt: Attempt, timeout: float) -> Verdict:
         """Judge ``attempt`` with ``module_path`` in a worker, killing the worker after ``timeout`` seconds.
 
-        Never raises for a verifier's or the pool's failure and never waits on a dead pool: those become
-        undecided verdicts (timeout, out_of_memory, verifier_error) for this call only.
+        Never raises for a verifier's or the pool's failure: those become undecided verdicts (timeout,
+        out_of_memory, verifier_error) for this call only. A call waits at most ``start_wait_s`` for the pool to
+        start or be rebuilt, and a call in flight when the pool dies is answered at once.
         """
         try:
             # Pickled here, in the caller's thread: a value pebble's scheduler thread could not pickle (a reference
@@ -336,7 +337,7 @@ class VerifierPool:
                 return Verdict(0.0, Status.VERIFIER_ERROR, f"verifier pool failed during the call ({reason})"[:300])
             return _death_verdict(exc.exitcode, oom_before)
         except PoolDied as exc:
-            return Verdict(0.0, Status.VERIFIER_ERROR, f"verifier pool failed during the call ({exc}); rebuilt"[:300])
+            return Verdict(0.0, Status.VERIFIER_ERROR, f"verifier pool failed during the call ({exc})"[:300])
         except BrokenProcessPool as exc:
             reason = self._fault(gen) or f"pebble pool broke: {exc}"
             self._declare_dead(gen, reason)

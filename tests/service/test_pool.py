@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from service.pool import VerifierPool, call_verifier
+from service.pool import VerifierPool, _death_verdict, call_verifier, oom_kills
 from verifiers.verdict import Attempt, Status
 
 ECHO = "tests.service.chaos.echo"
@@ -197,3 +197,13 @@ def test_close_answers_the_calls_still_waiting(tmp_path):
     assert waited < 10
     assert not alive(worker)
     assert pool.health()["healthy"] is False
+
+
+def test_only_a_counted_oom_kill_makes_a_sigkill_out_of_memory():
+    now = oom_kills()
+    if now is None:
+        pytest.skip("neither the memory cgroup nor /proc/vmstat has an oom_kill counter here")
+    assert _death_verdict(-9, now).status == Status.VERIFIER_ERROR
+    assert _death_verdict(-9, now - 1).status == Status.OUT_OF_MEMORY  # one OOM kill during the call
+    assert _death_verdict(-15, now - 1).status == Status.VERIFIER_ERROR  # the OOM killer only sends SIGKILL
+    assert "exited with code 1" in _death_verdict(1, now).reason
