@@ -398,6 +398,15 @@ class VerifierPool:
             "last_failure": self._last_failure or None,
         }
 
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until the pool can run verifiers (True) or ``timeout`` seconds pass (False); for server startup."""
+        deadline = time.monotonic() + timeout
+        while not self.health()["healthy"]:
+            if time.monotonic() > deadline or self._closed.is_set():
+                return False
+            time.sleep(0.02)
+        return True
+
     def _fault(self, gen: _Generation) -> str | None:
         """What is broken in a started generation, or None."""
         pool = gen.pool
@@ -489,6 +498,8 @@ class VerifierPool:
     def close(self) -> None:
         """Stop the workers (used at server shutdown); calls still waiting get a verifier_error verdict."""
         with self._lock:
+            if self._closed.is_set():
+                return
             self._closed.set()
         self._wake.set()
         self._watchdog.join(timeout=_TEARDOWN_WAIT_S)

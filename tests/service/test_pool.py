@@ -84,6 +84,14 @@ def pool() -> Iterator[VerifierPool]:
     p.close()
 
 
+def test_pool_starts_in_the_background_and_says_when_it_is_ready(pool):
+    assert pool.wait_ready(60)
+    health = pool.health()
+    assert health == {**health, "healthy": True, "reason": "ok", "rebuilds": 0, "generation": 1, "workers": 2}
+    pool.close()
+    assert not pool.wait_ready(1) and pool.health()["reason"] == "the pool is closed"
+
+
 def test_attempt_too_deep_to_pickle_costs_that_call_only(pool):
     # Finding 1: pebble pickled the attempt in its scheduler thread; RecursionError there killed the thread, the
     # call never returned and every later call failed.
