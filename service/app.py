@@ -83,7 +83,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/v1/score", response_model=ScoreResponse, responses=BUSY_RESPONSE)
     async def score(body: ScoreRequest, request: Request) -> Any:
-        """Score a batch of completions: one result per item, in order."""
+        """Score a batch of completions: one result per item, in order.
+
+        A bad item comes back with status `invalid_item` (the rest is scored). The request is a 422 when it is
+        malformed, holds more items than the service takes, or when its `weights` leave the profile no component
+        with a non-zero weight.
+        """
         engine: Engine = request.app.state.engine
         if len(body.items) > settings.max_items:
             return JSONResponse(

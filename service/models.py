@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from service.components import ALL_COMPONENTS
 from service.profiles import PROFILES
@@ -13,6 +13,14 @@ from service.profiles import PROFILES
 ComponentName = Literal[tuple(sorted(ALL_COMPONENTS))]  # type: ignore[valid-type]
 ProfileName = Literal[tuple(PROFILES)]  # type: ignore[valid-type]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def _integral(value: Any) -> Any:
+    # JSON Schema's "integer" includes 3.0; strict mode alone would refuse it (and rightly still refuses "3", true).
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+TokenCount = Annotated[int, Field(ge=0), BeforeValidator(_integral)]
 
 
 class Message(BaseModel):
@@ -71,7 +79,7 @@ class ScoreItem(BaseModel):
     group: str | None = Field(None, max_length=512, description="GRPO group: advantages are computed within it")
     language: str | None = Field(None, max_length=16, description="Target language of the chain of thought")
     source: str | None = Field(None, max_length=256, description="Data set of the item (used by aha grade)")
-    length: int | None = Field(None, ge=0, description="Completion length in tokens, for length shaping")
+    length: TokenCount | None = Field(None, description="Completion length in tokens, for length shaping")
     options: dict[str, dict[str, Any]] | None = Field(
         None, description="Per-item options by component, e.g. {'format': {'layout': 'r1'}}"
     )

@@ -53,7 +53,10 @@ async def get_reward(
     task: str = Query("math", max_length=64),
     profile: ProfileName = "accuracy",
 ) -> Any:
-    """Score OpenRLHF queries with the engine."""
+    """Score OpenRLHF queries with the engine.
+
+    `prompts` and `labels`, when given, must have as many entries as `query` (else a 422).
+    """
     n = len(body.query)
     engine: Engine = request.app.state.engine
     if n > engine.settings.max_items:

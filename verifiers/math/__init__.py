@@ -62,7 +62,7 @@ from verifiers.tags import THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
 NAME = "math"
-VERSION = "1.1.0"
+VERSION = "1.1.1"
 
 DEFAULT_FLOAT_REL_TOL = 1e-6
 DEFAULT_BUDGET_S = 1.0
@@ -138,9 +138,12 @@ def _parse_any(text: str) -> tuple[Node | None, str | None]:
 
 def _reference_string(reference: Any) -> str | None:
     if isinstance(reference, str):
-        return reference
+        # "nan" is what a missing value becomes when a data frame is written out, never a problem's answer
+        return None if reference.strip().lower() == "nan" else reference
     if isinstance(reference, bool) or reference is None:
         return None
+    if isinstance(reference, float) and not math.isfinite(reference):
+        return None  # NaN or infinity as a JSON number: a missing value upstream, not an answer to compare with
     if isinstance(reference, int | float):
         return repr(reference)
     return None

@@ -372,7 +372,10 @@ class Backend:
             try:
                 return complex(q.numerator / q.denominator)
             except OverflowError:
-                return complex(float(q))
+                try:
+                    return complex(float(q))
+                except OverflowError:  # beyond the float range: infinite here, the exact backends still see it
+                    return complex(math.inf if q > 0 else -math.inf)
         return self.mp.mpc(self.mp.mpf(q.numerator) / q.denominator)
 
     def const(self, name: str) -> Any:

@@ -907,7 +907,15 @@ def _sub_name(node: Node) -> str:
     raise ParseError("complex subscript")
 
 
+# An exact rational of 1e999999999 has a billion digits: numbers past this exponent are not parsed as exact.
+MAX_EXPONENT = 1000
+_EXPONENT = re.compile(r"[eE]([+-]?\d+)$")
+
+
 def _num(text: str) -> Num:
+    exponent = _EXPONENT.search(text)
+    if exponent is not None and abs(int(exponent.group(1))) > MAX_EXPONENT:
+        raise ParseError(f"number {text[:40]!r} has an exponent beyond ±{MAX_EXPONENT}")
     try:
         val = Fraction(text)
     except (ValueError, ZeroDivisionError) as e:

@@ -118,3 +118,27 @@ def test_cache_key_is_sub_millisecond_for_normal_inputs() -> None:
     for _ in range(100):
         cache_key(attempt)
     assert (time.perf_counter() - t0) / 100 < 1e-3
+
+
+@pytest.mark.parametrize("reference", [float("nan"), float("inf"), float("-inf"), "NaN", " nan "])
+def test_a_missing_value_as_reference_is_undecided_not_wrong(reference):
+    # NaN/Infinity arrive as JSON numbers (Python's parser takes them) or as "nan" from a data frame: no answer
+    # can be judged against them, so the item must be skipped, never scored 0.
+    for answer in ("\\boxed{0}", "\\boxed{NaN}", "\\boxed{\\infty}"):
+        v = verify(Attempt(completion=answer, reference=reference))
+        assert v.status == Status.UNPARSEABLE_REFERENCE and not v.decided
+
+
+@pytest.mark.parametrize(
+    ("reference", "answer", "expected"),
+    [
+        ("0", "\\boxed{1e999999999}", Status.WRONG),  # a billion-digit rational: must not hang, must not dodge
+        ("1e400", "\\boxed{1.5e-999999}", Status.WRONG),  # was an OverflowError: a null reward for a wrong answer
+        ("1e400", "\\boxed{1e400}", Status.CORRECT),
+        ("1e999999999", "\\boxed{3}", Status.UNPARSEABLE_REFERENCE),
+        ("10^{999999999}", "\\boxed{1e999999999}", Status.WRONG),
+    ],
+)
+def test_huge_exponents_get_a_quick_truthful_verdict(reference, answer, expected):
+    status, seconds = timed(reference, answer)
+    assert status == expected and seconds < LIMIT_S
