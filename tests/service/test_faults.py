@@ -131,12 +131,19 @@ def test_killed_forkserver_is_rebuilt_and_scoring_continues(aha_server, tmp_path
     forkserver = forkserver_of(server.process.pid)
     workers = children(forkserver)
     assert workers
+    with server.client() as c:
+        # /readyz carries the pool's health once the app wires VerifierPool.health() in; until then it cannot say.
+        wired = "pool" in c.get("/readyz").json()
     pidfile = tmp_path / "pid"
-    with ThreadPoolExecutor(1) as pool:
+    red = None
+    with ThreadPoolExecutor(1) as pool, server.client() as c:
         pending = pool.submit(score, server, [sleeper_item(pidfile)])
         read_pid(pidfile)
         os.kill(forkserver, signal.SIGKILL)  # what the OOM killer does to the biggest idle process
         started = time.monotonic()
+        while wired and red is None and time.monotonic() - started < 5:
+            readiness = c.get("/readyz")
+            red = readiness if readiness.status_code == 503 else None
         in_flight = pending.result(timeout=30)["results"][0]
     assert in_flight["status"] == "verifier_error" and in_flight["reward"] is None, in_flight
     assert time.monotonic() - started < 15  # answered when the pool died, not at the 30 s deadline
@@ -144,11 +151,12 @@ def test_killed_forkserver_is_rebuilt_and_scoring_continues(aha_server, tmp_path
     assert_scored_right(later, score(server, later)["results"])
     assert forkserver_of(server.process.pid) != forkserver
     wait_until(lambda: not set(workers) & set(processes()), 10, "the old workers to die with their forkserver")
-    with server.client() as c:
-        readiness = c.get("/readyz")
-    # Once /readyz carries the pool's health (see service.pool.VerifierPool.health), it must be green again.
-    if "pool" in readiness.json():
-        assert readiness.status_code == 200
+    if wired:
+        assert red is not None, "/readyz stayed green with the forkserver dead"
+        assert red.json()["pool"]["healthy"] is False and red.json()["status"] == "not_ready"
+        with server.client() as c:
+            readiness = c.get("/readyz")
+        assert readiness.status_code == 200, readiness.text
         assert readiness.json()["pool"]["healthy"] and readiness.json()["pool"]["rebuilds"] >= 1
 
 
