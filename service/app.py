@@ -22,7 +22,7 @@ from service.components import Registry
 from service.edge import BodyGuard, install_error_handlers
 from service.engine import Engine, Overloaded, RecipeError
 from service.metrics import Metrics
-from service.models import BUSY_RESPONSE, ERROR_RESPONSES, UNAUTHORIZED_RESPONSE, ScoreRequest, ScoreResponse
+from service.models import BUSY_RESPONSE, ERROR_RESPONSES, UNAUTHORIZED_RESPONSE, ErrorBody, ScoreRequest, ScoreResponse
 from service.settings import Settings
 
 log = logging.getLogger("aha.app")
@@ -55,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = build_engine(settings)
+        # Serve once the workers are up; /readyz stays red (503) if they never come.
+        await asyncio.to_thread(app.state.engine.pool.wait_ready, 60)
         try:
             yield
         finally:
@@ -111,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses={503: {"model": ErrorBody, "description": "Not ready: the verifier pool is down"}})
     async def readyz(request: Request) -> Any:
         """Readiness: which tasks, components, languages and cache are usable."""
         engine: Engine = request.app.state.engine
@@ -119,12 +121,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         report: dict[str, Any] = await asyncio.to_thread(engine.registry.report)
         report["cache"] = await engine.cache.status()
         report["workers"] = engine.pool.workers
+        pool = engine.pool.health()
+        report["pool"] = {key: pool[key] for key in ("healthy", "reason", "rebuilds", "generation")}
         report["queue"] = {"depth": engine.queue_depth, "max": settings.max_queue}
         report["sandbox"] = await asyncio.to_thread(_optional_report, "sandboxes", "isolation_report")
         report["languages"] = {
             "usable": await asyncio.to_thread(_optional_report, "sandboxes", "available_languages"),
             "unavailable": await asyncio.to_thread(_optional_report, "sandboxes", "unavailable_languages"),
         }
+        if not pool["healthy"]:
+            report["status"] = "not_ready"
+            return JSONResponse({"detail": f"verifier pool is down: {pool['reason']}", **report}, status_code=503)
         report["status"] = "ready"
         return report
 

@@ -128,14 +128,21 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str, allow_nan=False, ensure_ascii=True)) if value is not None else None
 
 
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: an echoed lone surrogate stays valid JSON instead of raising."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error answers ``{"detail": …}``: a string, or for 422 the list of validation errors."""
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 400:
-            return JSONResponse({"detail": _parse_failure(exc.__cause__)}, status_code=422)
-        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+            return AsciiJSONResponse({"detail": _parse_failure(exc.__cause__)}, status_code=422)
+        return AsciiJSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -147,4 +154,4 @@ def install_error_handlers(app: FastAPI) -> None:
             except ValueError:
                 pass  # a NaN or infinite input: the message says enough
             errors.append(entry)
-        return JSONResponse({"detail": errors}, status_code=422)
+        return AsciiJSONResponse({"detail": errors}, status_code=422)

@@ -24,9 +24,10 @@ import binascii
 import os
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from sandboxes import Limits, RunResult, RunStatus, available_languages, get_recipe, get_sandbox
@@ -61,8 +62,14 @@ class CommandRunResult(BaseModel):
     stderr: str | None = None
 
 
+# A file name the box can hold: components separated by single slashes, none empty, "." or "..", no NUL; "/box/"
+# may lead. The schema states it, so a client (and a fuzzer) sees the rule that is enforced.
+_COMPONENT = r"(?:[^/\x00.][^/\x00]*|\.[^/\x00.][^/\x00]*|\.\.[^/\x00]+)"
+BoxPath = Annotated[str, StringConstraints(pattern=rf"^(?:/box/)?{_COMPONENT}(?:/{_COMPONENT})*$")]
+
+
 class RunCodeRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, strict=True)
 
     compile_timeout: float = Field(10, gt=0, le=_ABSURD_TIMEOUT_S, allow_inf_nan=False)
     run_timeout: float = Field(10, gt=0, le=_ABSURD_TIMEOUT_S, allow_inf_nan=False)
@@ -70,7 +77,7 @@ class RunCodeRequest(BaseModel):
     code: str
     stdin: str | None = None
     language: str
-    files: dict[str, str | None] = {}
+    files: dict[BoxPath, str | None] = Field({}, json_schema_extra={"additionalProperties": False})
     fetch_files: list[str] = []
 
 
