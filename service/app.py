@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,6 +39,21 @@ def build_engine(settings: Settings) -> Engine:
         settings.redis_retry_s,
     )
     return Engine(settings, cache, Registry.load(settings.custom_tasks), Metrics())
+
+
+# An absolute path of two or more components: the host's layout is none of a caller's business.
+_HOST_PATH = re.compile(r"(?<![\w.~:/])/(?:[^\s/:,;()'\"]+/)+([^\s/:,;()'\"]+)")
+
+
+def without_host_paths(value: Any) -> Any:
+    """``value`` with every absolute host path cut to its last component (``/usr/bin/gcc-12`` → ``…/gcc-12``)."""
+    if isinstance(value, str):
+        return _HOST_PATH.sub(r"…/\1", value)
+    if isinstance(value, dict):
+        return {k: without_host_paths(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_host_paths(v) for v in value]
+    return value
 
 
 def _optional_report(module_path: str, function: str) -> dict[str, Any]:
@@ -129,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "usable": await asyncio.to_thread(_optional_report, "sandboxes", "available_languages"),
             "unavailable": await asyncio.to_thread(_optional_report, "sandboxes", "unavailable_languages"),
         }
+        report = without_host_paths(report)
         if not pool["healthy"]:
             report["status"] = "not_ready"
             return JSONResponse({"detail": f"verifier pool is down: {pool['reason']}", **report}, status_code=503)
