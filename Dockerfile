@@ -15,6 +15,9 @@ COPY sandboxes ./sandboxes
 RUN pip install --no-cache-dir .
 
 ENV AHA_LOG_LEVEL=info
+# The image serves on every interface, so it refuses to start keyless: pass AHA_API_KEYS (or AHA_API_KEYS_FILE),
+# or set AHA_REQUIRE_API_KEY=0 for a network you trust.
+ENV AHA_REQUIRE_API_KEY=1
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"

@@ -34,3 +34,10 @@ def test_dockerfile_installs_what_run_installs_and_serves_the_exposed_port():
     assert "EXPOSE 8000" in dockerfile
     for package in ("service", "verifiers", "sandboxes"):
         assert f"COPY {package} ./{package}" in dockerfile
+
+
+def test_the_image_and_the_stack_refuse_to_serve_keyless():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "ENV AHA_REQUIRE_API_KEY=1" in dockerfile
+    api = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["api"]
+    assert api["environment"]["AHA_API_KEYS"].startswith("${AHA_API_KEYS:?")
