@@ -19,19 +19,23 @@ What a caller may ask for is bounded by the server's settings (`AHA_RUN_CODE_*`)
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import os
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from sandboxes import Limits, RunResult, RunStatus, available_languages, get_recipe, get_sandbox
+from sandboxes import config as sandbox_config
 from sandboxes.programs import compile_program, open_box_file, prepared, run_program, safe_relative
+from service.models import BUSY_RESPONSE
 from service.settings import Settings
 
 router = APIRouter()
@@ -243,9 +247,26 @@ def execute(req: RunCodeRequest, settings: Settings) -> RunCodeResponse:
     )
 
 
-@router.post("/run_code", response_model=RunCodeResponse)
-async def run_code(req: RunCodeRequest, request: Request) -> RunCodeResponse:
-    """SandboxFusion-compatible code execution, within the caps of the app's settings (see the module docstring)."""
-    settings = getattr(request.app.state, "settings", None) or Settings()
+def concurrency(settings: Settings) -> int:
+    """How many `/run_code` calls may run at once: the setting, else half the sandbox slots (at least one)."""
+    return settings.run_code_concurrency or max(1, sandbox_config.slots() // 2)
+
+
+@router.post("/run_code", response_model=RunCodeResponse, responses=BUSY_RESPONSE)
+async def run_code(req: RunCodeRequest, request: Request) -> Any:
+    """SandboxFusion-compatible code execution, within the caps of the app's settings (see the module docstring).
+
+    At most `run_code_concurrency` calls run at once, so calls to this route never take every sandbox slot from
+    the code items of `/v1/score`; one more is answered 429 with `Retry-After`.
+    """
+    state = request.app.state
+    settings = getattr(state, "settings", None) or Settings()
     check_request(req, settings)  # here too, so over-limit input costs no thread
-    return await run_in_threadpool(execute, req, settings)
+    if getattr(state, "run_code_slots", None) is None:
+        state.run_code_slots = asyncio.Semaphore(concurrency(settings))
+    slots: asyncio.Semaphore = state.run_code_slots
+    if slots.locked():
+        detail = f"{concurrency(settings)} /run_code calls are running; retry shortly"
+        return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": "1"})
+    async with slots:
+        return await run_in_threadpool(execute, req, settings)

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
         32 << 20, ge=1, description="Bytes of all files one `/run_code` call fetches together"
     )
     run_code_box_mb: int = Field(256, ge=1, description="Bytes a `/run_code` program may write to its /box")
+    run_code_concurrency: int = Field(
+        0, ge=0, description="`/run_code` calls run at once (0: half the sandbox slots, at least 1); more get 429"
+    )
     request_read_timeout_s: float = Field(
         30.0, gt=0, description="A request body must arrive within this time (slow senders are cut off)"
     )
