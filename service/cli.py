@@ -14,6 +14,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from service.app import create_app
     from service.auth import KeyFileError, is_loopback, key_digests
+    from service.http_protocol import protocol_with_deadline
     from service.settings import Settings
 
     settings = Settings()
@@ -37,6 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         timeout_keep_alive=5,
         timeout_graceful_shutdown=30,
+        http=protocol_with_deadline(settings.request_read_timeout_s),
     )
     return 0
 

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
         0, ge=0, description="`/run_code` calls run at once (0: half the sandbox slots, at least 1); more get 429"
     )
     request_read_timeout_s: float = Field(
-        30.0, gt=0, description="A request body must arrive within this time (slow senders are cut off)"
+        30.0, gt=0, description="Request headers, and then the body, must each arrive within this time"
     )
 
     @field_validator("api_keys", mode="before")

@@ -151,3 +151,17 @@ def test_nothing_of_the_host_leaks_and_docs_need_no_cdn(server):
     assert js.status_code == 200 and len(js.content) > 100_000
     metrics = httpx.get(server + "/metrics")
     assert metrics.headers["content-type"].startswith("text/plain")
+
+
+def test_connections_that_send_no_headers_in_time_are_closed(server):
+    # uvicorn alone held such connections for ever: a few hundred of them were a denial of service (slowloris).
+    host, port = server.removeprefix("http://").split(":")
+    idle = socket.create_connection((host, int(port)), timeout=30)
+    partial = socket.create_connection((host, int(port)), timeout=30)
+    partial.sendall(b"POST /v1/score HTTP/1.1\r\nHost: x\r\n")
+    started = time.monotonic()
+    for conn in (idle, partial):
+        with conn:
+            assert conn.recv(100) == b""  # closed by the server, no reply
+    assert time.monotonic() - started < 15
+    scores_right(server)
