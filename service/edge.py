@@ -151,7 +151,7 @@ def install_error_handlers(app: FastAPI) -> None:
             entry = {"loc": list(error.get("loc", ())), "msg": str(error.get("msg", "")), "type": error.get("type")}
             try:
                 entry["input"] = _jsonable(error.get("input"))
-            except ValueError:
-                pass  # a NaN or infinite input: the message says enough
+            except (ValueError, RecursionError):
+                pass  # a NaN, an infinite or a deeply nested input: the message says enough
             errors.append(entry)
         return AsciiJSONResponse({"detail": errors}, status_code=422)

@@ -137,6 +137,22 @@ def test_unparseable_or_loosely_typed_bodies_are_422_saying_why(server, body, fr
     assert isinstance(r.json()["detail"], str | list)
 
 
+@pytest.mark.parametrize(
+    ("path", "template"),
+    [
+        ("/run_code", '{"code": %s, "language": "python"}'),
+        ("/v1/score", '{"items": [{"task": "math", "completion": "x", "reference": "1"}], "weights": %s}'),
+        ("/v1/score", '{"items": [{"task": "math", "completion": %s, "reference": "1"}]}'),
+        ("/get_reward", '{"query": %s}'),
+    ],
+)
+def test_a_wrongly_typed_field_nested_just_under_the_parser_limit_is_422(server, path, template):
+    # The 422 echoes the input; json.dumps of ~960 levels used to raise RecursionError inside the handler (a 500).
+    for depth in (950, 965, 975):
+        r = post_raw(server, path, (template % ("[" * depth + "]" * depth)).encode())
+        assert r.status_code == 422, (depth, r.status_code, r.text[:200])
+
+
 def test_run_code_refuses_loose_types(server):
     r = httpx.post(server + "/run_code", json={"code": "print(1)", "language": "python", "memory_limit_MB": False})
     assert r.status_code == 422
