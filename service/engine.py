@@ -40,6 +40,8 @@ INVALID_ITEM = "invalid_item"
 _PRIMARY_ORDER = ("accuracy", "format", "language")
 # Share of the pool's fair slots one job of a verifier that runs programs takes (see service/fair.py).
 SANDBOXED_UNITS = 4
+# Above this many completion characters in one request, in-process judging runs in a thread (see `_score`).
+_OFFLOAD_CHARS = 200_000
 
 
 class RecipeError(ValueError):
@@ -187,9 +189,13 @@ class Engine:
 
         verdicts: dict[str, Verdict] = dict(hits)
         pending = [job for key, job in jobs.items() if key not in hits]
-        for job in pending:
-            if job.inline:
-                verdicts[job.key] = self._run_inline(job)
+        # The in-process work (format checks, shaping) is linear in the text, but a batch of long completions is
+        # still seconds of it: off the event loop then, so other requests and /healthz are answered meanwhile.
+        offload = sum(len(plan.text) for plan in plans) > _OFFLOAD_CHARS
+        inline = [job for job in pending if job.inline]
+        if inline:
+            ran = await asyncio.to_thread(self._run_inlines, inline) if offload else self._run_inlines(inline)
+            verdicts.update(ran)
         remote = [job for job in pending if not job.inline]
         if remote:
             done = await asyncio.gather(*(self._run_shared(job, lane) for job in remote))
@@ -198,7 +204,10 @@ class Engine:
         if request.use_cache and fresh:
             await self.cache.set_many(fresh)
 
-        results = [self._safe_result(plan, verdicts, hits) for plan in plans]
+        if offload:
+            results = await asyncio.to_thread(lambda: [self._safe_result(p, verdicts, hits) for p in plans])
+        else:
+            results = [self._safe_result(plan, verdicts, hits) for plan in plans]
         advantages = group_advantages([r.reward for r in results], [i.group for i in request.items], request.advantage)
         for result, advantage in zip(results, advantages, strict=True):
             result.advantage = advantage
@@ -317,6 +326,9 @@ class Engine:
         plan.jobs[component] = Job(digest, module_path, attempt, timeout, module_path in INLINE_VERIFIERS, units)
 
     # -- running ----------------------------------------------------------------------------------------------
+
+    def _run_inlines(self, jobs: list[Job]) -> dict[str, Verdict]:
+        return {job.key: self._run_inline(job) for job in jobs}
 
     def _run_inline(self, job: Job) -> Verdict:
         started = time.perf_counter()

@@ -73,6 +73,10 @@ def words(text: str) -> list[str]:
     return _WORD_RE.findall(text.lower())
 
 
+# The cost is tokens x ngram_size; past a few dozen words an n-gram is a quotation, not a repetition.
+MAX_NGRAM_SIZE = 64
+
+
 def repetition_penalty(text: str, ngram_size: int = 3, max_penalty: float = -1.0) -> float:
     """open-r1's `get_repetition_penalty_reward` (after Yeo et al. 2025, "Demystifying Long Chain-of-Thought
     Reasoning in LLMs", appendix), with a real tokeniser.
@@ -83,10 +87,11 @@ def repetition_penalty(text: str, ngram_size: int = 3, max_penalty: float = -1.0
 
     where the n-grams are the len(tokens) - ngram_size + 1 overlapping runs of `ngram_size` tokens. Range
     [max_penalty, 0]: 0 when no n-gram repeats, approaching max_penalty when one n-gram fills the text.
-    Raises ValueError if ngram_size < 1 or max_penalty > 0 (open-r1 raises on a positive max_penalty too).
+    Raises ValueError if ngram_size is not in 1..MAX_NGRAM_SIZE or max_penalty > 0 (open-r1 raises on a positive
+    max_penalty too).
     """
-    if isinstance(ngram_size, bool) or not isinstance(ngram_size, int) or ngram_size < 1:
-        raise ValueError(f"ngram_size must be an integer >= 1, got {ngram_size!r}")
+    if isinstance(ngram_size, bool) or not isinstance(ngram_size, int) or not 1 <= ngram_size <= MAX_NGRAM_SIZE:
+        raise ValueError(f"ngram_size must be an integer from 1 to {MAX_NGRAM_SIZE}, got {ngram_size!r}")
     if not max_penalty <= 0:  # also rejects NaN
         raise ValueError(f"max_penalty must be <= 0, got {max_penalty}")
     tokens = words(text) if isinstance(text, str) else []
