@@ -8,6 +8,7 @@ a system-wide one is preferred). Placeholders in argv: `{box}` (the program dir)
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import shutil
@@ -40,6 +41,8 @@ class Recipe:
     compile_pids: int = 256
     run_pids: int = 64
     compile_env: tuple[tuple[str, str], ...] = field(default=())
+    # Libraries programs of this language commonly import, reported (with versions) where they can be imported
+    libraries: tuple[str, ...] = ()
 
 
 RECIPES: dict[str, Recipe] = {
@@ -54,6 +57,8 @@ RECIPES: dict[str, Recipe] = {
             aliases=("python3", "py", "py3"),
             fence_tags=("python", "python3", "py", "py3"),
             memory_overhead_mb=16,
+            # competitive and data-science datasets import it (Debian: python3-numpy, for the system python3)
+            libraries=("numpy",),
         ),
         Recipe(
             name="c",
@@ -199,10 +204,32 @@ def toolchain_mounts(recipe: Recipe) -> tuple[str, ...]:
     return tuple(roots)
 
 
+# A comment, a string or text block, or a char literal of Java: what may say `public class X` without being code.
+_JAVA_NOT_CODE = re.compile(
+    r"//[^\n]*"  # a line comment
+    r"|/\*.*?(?:\*/|\Z)"  # a block comment
+    r'|"""(?:\\.|[^\\])*?(?:"""|\Z)'  # a text block
+    r'|"(?:\\.|[^"\\\n])*"?'  # a string
+    r"|'(?:\\.|[^'\\\n])*'?",  # a char literal
+    re.S,
+)
+
+
+def code_only(code: str) -> str:
+    """Java (or C-family) source with comments and string/char literals blanked, so only real code is searched.
+
+    Lengths are kept (each blanked span becomes spaces), so positions still match the original.
+    """
+    return _JAVA_NOT_CODE.sub(lambda m: " " * len(m.group()), code)
+
+
 def source_name(recipe: Recipe, code: str) -> tuple[str, str]:
-    """(file name, main class or program name) for a program; Java names the file after its public class."""
+    """(file name, main class or program name) for a program; Java names the file after its public class.
+
+    The public class is looked for in the code only: `public class X` in a comment or a string names nothing.
+    """
     if recipe.main_class_regex:
-        m = re.search(recipe.main_class_regex, code)
+        m = re.search(recipe.main_class_regex, code_only(code))
         main = m.group(1) if m else "Main"
         return f"{main}.java", main
     return recipe.source, Path(recipe.source).stem
@@ -245,8 +272,43 @@ def _language_table() -> tuple[tuple[str, bool, str], ...]:
     return tuple(rows)
 
 
+_LIBRARY_PROBE = (
+    "import importlib, json, sys\n"
+    "out = {}\n"
+    "for name in sys.argv[1:]:\n"
+    "    try:\n"
+    "        out[name] = str(getattr(importlib.import_module(name), '__version__', ''))\n"
+    "    except Exception:\n"
+    "        pass\n"
+    "print(json.dumps(out))\n"
+)
+
+
+@functools.lru_cache(maxsize=8)
+def libraries(name: str) -> dict[str, str]:
+    """The recipe's `libraries` that its interpreter can import here: name -> version (Python only, for now).
+
+    Probed with the interpreter the sandbox runs, isolated (`-I`: no user site, no environment), as a program sees
+    it; the toolchain and its system site-packages live under /usr, which every sandbox mounts.
+    """
+    recipe = RECIPES.get(name)
+    if recipe is None or not recipe.libraries or recipe.name != "python":
+        return {}
+    python = resolve_tool("python3")
+    if python is None:
+        return {}
+    try:
+        proc = subprocess.run(
+            [python, "-I", "-c", _LIBRARY_PROBE, *recipe.libraries], capture_output=True, text=True, timeout=60
+        )
+        found = json.loads(proc.stdout) if proc.returncode == 0 else {}
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return {}
+    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
+
+
 def available_languages() -> dict[str, dict]:
-    """Usable languages: name -> {version, aliases, compiled, tools}. Cached per process after the first call."""
+    """Usable languages: name -> {version, aliases, compiled, tools[, libraries]}. Cached per process."""
     out: dict[str, dict] = {}
     for name, ok, info in _language_table():
         if ok:
@@ -257,6 +319,8 @@ def available_languages() -> dict[str, dict]:
                 "compiled": recipe.compile is not None,
                 "tools": {t: resolve_tool(t) for t in recipe.tools},
             }
+            if recipe.libraries:
+                out[name]["libraries"] = libraries(name)
     return out
 
 
