@@ -1,25 +1,101 @@
-"""Finding the program in a completion: the last fenced block of the requested language."""
+"""Finding the program in a completion: the last fenced block of the requested language.
+
+Fences follow CommonMark where models rely on it: ``` or ~~~ (three or more), indented (a list item's block; its
+indentation is removed from the body), closed by a fence of the same character at least as long, `\\r\\n` line
+ends. `</think>`, `<answer>` and `</answer>` count only outside code blocks, so a program that prints
+`'</think>'` is still the program; a fence may open right after such a tag (`<answer>```python`) and close right
+before one (```` ```</answer> ````).
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sandboxes.languages import Recipe
 
-_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S)
-_OPEN_FENCE = re.compile(r"^(?:`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)\n(?P<body>.*)\Z", re.M | re.S)
-_ANSWER = re.compile(r"<answer>(?P<body>.*?)(?:</answer>|\Z)", re.S)
+_TAG = re.compile(r"</?(?:think|answer)>")
+_OPEN = re.compile(r"(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^\n]*)\n")
+_TAIL_TAG = re.compile(r"\s*</answer>\s*\Z")
 
 
-def _scope(completion: str) -> str:
-    """The part of the completion that holds the final answer: after </think>, inside the last <answer>."""
-    text = completion
-    if "</think>" in text:
-        text = text.rsplit("</think>", 1)[1]
-    answers = list(_ANSWER.finditer(text))
-    if answers:
-        text = answers[-1].group("body")
-    return text
+@dataclass(frozen=True)
+class _Block:
+    info: str
+    body: str
+    start: int
+    end: int
+    closed: bool
+
+
+def _close(text: str, m: re.Match[str]) -> _Block:
+    """The block opened by fence line `m`: up to a closing fence of its character, at least as long, or the end."""
+    fence = m.group("fence")
+    closing = re.compile(rf"[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*(?=\n|\Z|</answer>|</think>)")
+    indent = len(m.group("indent"))
+    lines: list[str] = []
+    i = m.end()
+    while i <= len(text):
+        nl = text.find("\n", i)
+        line_end = len(text) if nl < 0 else nl
+        c = closing.match(text, i)
+        if c is not None and c.end() <= line_end:
+            return _Block(m.group("info"), _dedent(lines, indent), m.start(), c.end(), True)
+        lines.append(text[i:line_end])
+        if nl < 0:
+            break
+        i = nl + 1
+    if lines and not lines[-1]:
+        lines.pop()  # the completion's final line break
+    body = _TAIL_TAG.sub("", "\n".join(lines))  # cut off by the length limit, or closed only by </answer>
+    return _Block(m.group("info"), _dedent(body.split("\n"), indent) if body else "", m.start(), len(text), False)
+
+
+def _dedent(lines: list[str], indent: int) -> str:
+    """The body without the fence's own indentation (a block in a list item), as CommonMark removes it."""
+    if indent:
+        lines = [line[min(indent, len(line) - len(line.lstrip(" \t"))) :] for line in lines]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _scan(text: str) -> tuple[list[tuple[str, int, int]], list[_Block]]:
+    """Tags outside code, and fenced blocks, in order. A fence opens at a line start or right after a tag."""
+    tags: list[tuple[str, int, int]] = []
+    blocks: list[_Block] = []
+    i, n = 0, len(text)
+    line_start = True
+    while i < n:
+        if line_start:
+            m = _OPEN.match(text, i)
+            if m is not None and (m.group("fence")[0] == "~" or "`" not in m.group("info")):
+                block = _close(text, m)
+                blocks.append(block)
+                i = block.end
+                line_start = True
+                continue
+        nl = text.find("\n", i)
+        t = _TAG.search(text, i, n if nl < 0 else nl)
+        if t is not None:
+            tags.append((t.group(), t.start(), t.end()))
+            i = t.end()
+            line_start = True
+            continue
+        if nl < 0:
+            break
+        i = nl + 1
+        line_start = True
+    return tags, blocks
+
+
+def _scope(tags: list[tuple[str, int, int]], n: int) -> tuple[int, int]:
+    """The span holding the final answer: after the last </think>, inside the last <answer> after it."""
+    start = max((end for name, _, end in tags if name == "</think>"), default=0)
+    opens = [(s, e) for name, s, e in tags if name == "<answer>" and s >= start]
+    if not opens:
+        return start, n
+    begin = opens[-1][1]
+    close = next((s for name, s, _ in tags if name == "</answer>" and s >= begin), n)
+    return begin, close
 
 
 def _matches(info: str, recipe: Recipe) -> bool | None:
@@ -40,22 +116,25 @@ def extract_program(completion: str, recipe: Recipe) -> str | None:
     """
     if not isinstance(completion, str):
         return None
-    text = _scope(completion)
+    text = completion.replace("\r\n", "\n")
+    tags, blocks = _scan(text)
+    begin, end = _scope(tags, len(text))
     tagged: str | None = None
     untagged: str | None = None
-    last_end = 0
-    for m in _FENCE.finditer(text):
-        ok = _matches(m.group("info"), recipe)
-        if ok:
-            tagged = m.group("body")
-        elif ok is None:
-            untagged = m.group("body")
-        last_end = m.end()
+    tail: _Block | None = None
+    for block in blocks:
+        if block.start < begin or block.start >= end:
+            continue
+        ok = _matches(block.info, recipe)
+        if not block.closed:
+            tail = block
+        elif block.end <= end and ok:
+            tagged = block.body
+        elif block.end <= end and ok is None:
+            untagged = block.body
     program = tagged if tagged is not None else untagged
-    if program is None:
-        tail = _OPEN_FENCE.search(text, last_end)
-        if tail and _matches(tail.group("info"), recipe) is not False:
-            program = tail.group("body")
+    if program is None and tail is not None and _matches(tail.info, recipe) is not False:
+        program = tail.body
     if program is None or not program.strip():
         return None
     return program
