@@ -3,31 +3,46 @@
 Two processes, so the program never shares memory with the judge:
 - the *runner* (this script, `runner` mode) makes itself non-dumpable (so nothing of the same uid can ptrace it
   or open its /proc fds), forks the first *worker*, and only then reads the job from stdin: a per-run secret, the
-  tests (argument lists, or assert-style test code), the limits;
-- the *worker* loads the program and answers call requests over a pipe with plain serialized values. Its stdin
-  is /dev/null and its stdout goes to stderr. The first one is forked before the job exists in any memory (so it
-  costs no interpreter start-up and still holds nothing secret); for the next assert-style tests, workers are
-  forked from a *spare* copy of the runner made before the job was read (the job's first byte says whether one is
-  needed); any other later one (after a kill) is a fresh interpreter via exec, since by then the runner's memory
-  holds the job.
+  tests (argument lists, or assert-style test code), the reference's setup code, the limits;
+- the *worker* runs the setup and then the program in one namespace, and answers requests over a pipe with values
+  in the codec's encoding. Its stdin is /dev/null and its stdout goes to stderr. The first one is forked before
+  the job exists in any memory (so it costs no interpreter start-up and still holds nothing secret); for the next
+  assert-style tests, workers are forked from a *spare* copy of the runner made before the job was read (the job's
+  first byte says whether one is needed); any other later one (after a kill) is a fresh interpreter via exec,
+  since by then the runner's memory holds the job.
 
-The runner executes test code itself, with the program's functions replaced by proxies that call into the
-worker, so `assert candidate(x) == y` compares plain values in a process the program cannot touch. It writes one
-JSON record per test to stdout and, last, the secret: a run without it proves nothing and earns nothing.
+The runner runs test code itself, in a namespace that is the test's: the reference's setup, then the test code,
+with the builtins always the runner's own. Program names reach it only as proxies, and only for names the test
+code uses and neither a builtin nor the setup defines (and the reference's `fn_name`): a function becomes a
+function proxy, a class a proxy whose instances stay in the worker (`Solution().twoSum`), plain data a decoded
+copy. Values cross as data both ways and are rebuilt here from our own types (`ListNode`s as the test's own class
+when it has one); arguments the program changed are changed here too. The runner never imports, evaluates or
+reads anything the program names or writes: it works in a read-only directory, ignores SIGINT, and an exception
+the program raises comes back as a fresh builtin exception of that name (StopIteration, which would steer the
+test's iteration, as a plain `ProgramError`). It writes one JSON record per test to stdout and, last, the secret:
+a run without it proves nothing and earns nothing.
 """
 
 import _json
+import _signal
 import builtins
 import os
 import select
 import sys
 import time
 
-from verifiers.code.codec import CodecError, dec, enc
+from verifiers.code.codec import CodecError, Decoder, Encoder, record_class
 
 PROGRAM = "/box/main.py"
+SETUP = "/box/__aha_setup.py"
 MAX_MSG = 64 << 20
 TICK = os.sysconf("SC_CLK_TCK")
+TEST_MODULE = "__aha_test__"
+# The runner's working directory and home once it holds the job: read-only for every process of the run, so
+# nothing the program writes lies where the runner (or a library the test code imports) looks for files.
+RUNNER_DIR = "/"
+WORKER_DIR = os.getcwd()  # the run's work dir (/tmp): workers keep it, and the environment the run gave
+WORKER_ENV = dict(os.environ)
 
 
 # ------------------------------------------------------------------------------------------------------ json
@@ -79,72 +94,173 @@ def dumps(obj):
 
 
 # ----------------------------------------------------------------------------------------------- worker side
+def _text(exc):
+    try:
+        return str(exc)[:500]
+    except Exception:  # a program's exception whose __str__ raises
+        return ""
+
+
+class _Handles:
+    """Program objects that stay in the worker (instances the test made by calling a program class)."""
+
+    def __init__(self):
+        self.objects = []
+        self.ids = {}
+
+    def of(self, obj):
+        return self.ids.get(id(obj))
+
+    def add(self, obj):
+        h = self.ids.get(id(obj))
+        if h is None:
+            h = self.ids[id(obj)] = len(self.objects)
+            self.objects.append(obj)  # kept alive: its id stays its own
+        return h
+
+    def get(self, h):
+        if 0 <= h < len(self.objects):
+            return self.objects[h]
+        raise CodecError(f"no program object #{h}")
+
+
+def _new_object(ns, name):
+    """An empty object of the program's class `name` for a decoded entry (a Record when it has none)."""
+    cls = ns.get(name)
+    if isinstance(cls, type):
+        try:
+            return object.__new__(cls)
+        except TypeError:  # a builtin's subclass
+            pass
+    return record_class(name)()
+
+
 def worker_main(req_fd, resp_fd):
-    """Load the program, then answer {"op": "call"|"names"} requests until the request pipe closes."""
+    """Run the setup and load the program, then answer requests until the request pipe closes."""
+    _signal.signal(_signal.SIGINT, _signal.default_int_handler)  # the runner ignores it; the program is a program
     rf = os.fdopen(req_fd, "rb")
     wf = os.fdopen(resp_fd, "wb", buffering=0)
 
     def send(obj):
         try:
             data = dumps(obj).encode()
-        except (TypeError, ValueError) as exc:
-            data = dumps({"err": "TypeError", "msg": f"unserializable: {exc}"}).encode()
+        except (TypeError, ValueError, RecursionError) as exc:
+            data = dumps({"err": "TypeError", "msg": f"unserializable: {_text(exc)}"}).encode()
         wf.write(data + b"\n")
 
     ns = {"__name__": "solution", "__builtins__": builtins}
-    try:
-        with open(PROGRAM, encoding="utf-8") as fh:
-            code = compile(fh.read(), PROGRAM, "exec")
-    except SyntaxError as exc:
-        send({"load_err": "SyntaxError", "msg": f"line {exc.lineno}: {exc.msg}", "syntax": True})
-        return
-    try:
-        exec(code, ns)
-    except BaseException as exc:  # noqa: B036 - sys.exit() while loading is a failure, not an exit
-        send({"load_err": type(exc).__name__, "msg": str(exc)[:500]})
-        return
+    for path in (SETUP, PROGRAM):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                code = compile(fh.read(), path, "exec")
+        except FileNotFoundError:
+            if path == SETUP:
+                continue
+            raise
+        except SyntaxError as exc:
+            send({"load_err": "SyntaxError", "msg": f"line {exc.lineno}: {exc.msg}", "syntax": path == PROGRAM})
+            return
+        try:
+            exec(code, ns)
+        except BaseException as exc:  # noqa: B036 - sys.exit() while loading is a failure, not an exit
+            send({"load_err": type(exc).__name__, "msg": _text(exc)})
+            return
     send({"ready": True})
+    handles = _Handles()
     for line in rf:
         try:
-            req = loads(line)
-            if req["op"] == "names":
-                send({"names": _describe(ns)})
-                continue
-            fn = _resolve(ns, req["fn"])
-            args = dec(req.get("args", {"T": []}))
-            kwargs = dec(req.get("kwargs", {"D": []}))
-            result = fn(*args, **kwargs)
-            send({"ok": enc(result)})
+            send(_serve(loads(line), ns, handles))
         except BaseException as exc:  # noqa: B036 - a SystemExit inside the function fails that call
-            send({"err": type(exc).__name__, "msg": str(exc)[:500]})
+            send({"err": type(exc).__name__, "msg": _text(exc)})
+
+
+def _serve(req, ns, handles):
+    op = req["op"]
+    if op == "names":
+        return {"names": _describe(ns, req["names"], handles)}
+    if op == "attr":
+        value = getattr(handles.get(req["h"]), req["fn"])
+        if callable(value) and not isinstance(value, type):
+            return {"fn": True}
+        return _reply(value, handles, as_handles=True)
+    decoder = Decoder(req.get("o", []), lambda name: _new_object(ns, name), handles.get)
+    args = decoder.value(req.get("args", {"T": []}))
+    kwargs = decoder.value(req.get("kwargs", {"D": []}))
+    sent = decoder.finish()
+    if type(args) is not tuple or type(kwargs) is not dict:
+        raise CodecError("malformed call")
+    name = req["fn"]
+    if op == "call":
+        target = _resolve(ns, name) if req.get("how") == "fn" else _global(ns, name)
+    elif op == "new":
+        target = _global(ns, name)
+    elif op == "mcall":
+        target = getattr(handles.get(req["h"]), name)
+    elif op == "setattr":
+        obj = handles.get(req["h"])
+
+        def target(value):
+            setattr(obj, name, value)
+
+    else:
+        raise ValueError(f"unknown request {op!r}")
+    result = target(*args, **kwargs)
+    if op == "new":
+        return {"ok": {"H": handles.add(result)}}
+    # The objects the request sent come first in the reply's table: the runner updates its own with their state.
+    encoder = Encoder(handles.of, seed=sent)
+    out = {"ok": encoder.value(result)}
+    for key, before, now in (("a", req.get("args"), args), ("k", req.get("kwargs"), kwargs)):
+        after = encoder.value(now)
+        if after != before:  # a mutated argument
+            out[key] = after
+    table = encoder.table()
+    if table:
+        out["o"] = table
+    return out
+
+
+def _reply(value, handles, as_handles=False):
+    encoder = Encoder(handles.of)
+    try:
+        data = encoder.value(value)
+        table = encoder.table()
+    except CodecError:
+        if not as_handles:
+            raise
+        return {"ok": {"H": handles.add(value)}}
+    if as_handles and table:  # an attribute that is a program object: it stays here, as the object it is
+        return {"ok": {"H": handles.add(value)}} if data == {"R": 0} else {"ok": data, "o": table}
+    return {"ok": data, "o": table} if table else {"ok": data}
+
+
+def _global(ns, name):
+    if name not in ns:
+        raise NameError(f"name {name!r} is not defined by the program")
+    return ns[name]
 
 
 def _resolve(ns, name):
     sol = ns.get("Solution")
     if isinstance(sol, type) and hasattr(sol, name):
         return getattr(sol(), name)  # LeetCode style: a fresh instance per call
-    fn = ns.get(name)
-    if fn is None:
-        raise NameError(f"name {name!r} is not defined by the program")
-    return fn
+    return _global(ns, name)
 
 
-def _describe(ns):
+def _describe(ns, names, handles):
+    """What each of `names` is in the program: a function, a class, data (encoded), or an object (a handle)."""
     out = {}
-    for name, obj in list(ns.items()):
-        if name.startswith("__"):
+    for name in names:
+        if type(name) is not str or name not in ns:
             continue
-        if type(obj).__name__ == "module":
-            out[name] = ["module", getattr(obj, "__name__", "")]
-        elif getattr(obj, "__module__", None) == "typing":
-            out[name] = ["typing", name]
+        obj = ns[name]
+        if isinstance(obj, type):
+            out[name] = ["class"]
         elif callable(obj):
             out[name] = ["func"]
-        else:
-            try:
-                out[name] = ["value", enc(obj)]
-            except CodecError:
-                pass
+        elif type(obj).__name__ != "module":
+            reply = _reply(obj, handles, as_handles=True)
+            out[name] = ["value", reply["ok"], reply.get("o", [])]
     return out
 
 
@@ -158,8 +274,8 @@ class Abort(BaseException):
         self.msg = msg
 
 
-class FromProgram(Exception):
-    """An exception raised inside the program, re-raised in the test code."""
+class ProgramError(Exception):
+    """An exception the program raised that is not re-raised as its own type (or whose type we do not have)."""
 
 
 class Worker:
@@ -171,7 +287,8 @@ class Worker:
         self.returncode = None
         self.billed = 0.0
         self.ready = False
-        self.buf = b""
+        self.buf = bytearray()
+        self.scanned = 0  # how much of buf is known to hold no newline
         if spare is not None:
             try:
                 self.pid = spare.fork_worker(req_r, resp_w)
@@ -194,8 +311,10 @@ class Worker:
                 else:
                     os.set_inheritable(req_r, True)
                     os.set_inheritable(resp_w, True)
+                    os.chdir(WORKER_DIR)
                     # A fresh interpreter: the worker holds none of the runner's memory (the secret, the tests).
-                    os.execv(sys.executable, [sys.executable, "-I", "-B", __file__, "worker", str(req_r), str(resp_w)])
+                    argv = [sys.executable, "-I", "-B", __file__, "worker", str(req_r), str(resp_w)]
+                    os.execve(sys.executable, argv, WORKER_ENV)
             finally:
                 os._exit(1)
         self.pid = pid
@@ -248,7 +367,11 @@ class Worker:
         # From what was last billed (0 for a new worker): CPU the program spent loading before this call counts.
         base = self.billed
         wall_end = time.monotonic() + budget.wall_left()
-        while b"\n" not in self.buf:
+        while True:
+            end = self.buf.find(b"\n", self.scanned)
+            if end >= 0:
+                break
+            self.scanned = len(self.buf)
             ready, _, _ = select.select([self.resp_r], [], [], 0.05)
             used = start_cpu + self.cpu() - base
             budget.cpu_used = used
@@ -265,12 +388,14 @@ class Worker:
                 if len(self.buf) > MAX_MSG:
                     self.kill()
                     raise Abort("output_limit", "reply too large")
-        line, _, self.buf = self.buf.partition(b"\n")
+        line = bytes(self.buf[:end])
+        del self.buf[: end + 1]
+        self.scanned = 0
         self.billed = self.cpu()
         budget.cpu_used = start_cpu + self.billed - base
         try:
             msg = loads(line)
-        except ValueError:
+        except (ValueError, RecursionError, MemoryError):  # a reply nested too deeply for the parser, too
             raise Abort("runtime_error", "malformed reply from the program process") from None
         if type(msg) is not dict:
             raise Abort("runtime_error", "malformed reply from the program process")
@@ -408,9 +533,10 @@ class Session:
             self.worker.ready = True
         return self.worker
 
-    def call(self, budget, fn, args, kwargs):
+    def call(self, budget, req):
+        """Send one request to the (loaded) worker and return its reply."""
         w = self.get(budget)
-        w.send({"op": "call", "fn": fn, "args": args, "kwargs": kwargs})
+        w.send(req)
         try:
             msg = w.recv(budget)
         except Abort:
@@ -429,97 +555,268 @@ def _exc_verdict(name):
     return "memory_limit" if name == "MemoryError" else "runtime_error"
 
 
+# Exceptions the test code must not get back as themselves: they steer iteration (a StopIteration raised by the
+# candidate inside `all(map(candidate, xs))` would just end the loop, and every assert would pass).
+_NOT_RERAISED = ("StopIteration", "StopAsyncIteration", "GeneratorExit", "AssertionError")
+
+
+def _program_exception(err, text):
+    """The exception to raise in the test code for one the program raised (by name: never its object)."""
+    cls = getattr(builtins, err, None) if type(err) is str and err not in _NOT_RERAISED else None
+    if isinstance(cls, type) and issubclass(cls, Exception) and not issubclass(cls, StopIteration | StopAsyncIteration):
+        try:
+            return cls(text)
+        except Exception:  # a constructor that wants more arguments (UnicodeDecodeError, ExceptionGroup)
+            pass
+    return ProgramError(text)
+
+
+def _write_back(orig, new):
+    """Make a container the test passed look the way the program left it (an in-place sort, a filled matrix)."""
+    if orig is new:
+        return
+    if type(orig) is list and type(new) is list or type(orig) is bytearray and type(new) is bytearray:
+        orig[:] = new
+    elif isinstance(orig, dict) and isinstance(new, dict) or isinstance(orig, set) and isinstance(new, set):
+        orig.clear()
+        orig.update(new)
+    else:
+        coll = sys.modules.get("collections")  # no deque can exist before it is imported
+        if coll is not None and isinstance(orig, coll.deque) and isinstance(new, coll.deque):
+            orig.clear()
+            orig.extend(new)
+
+
+def _remote_handle(v):
+    return object.__getattribute__(v, "_aha_h") if type(v) is Remote else None
+
+
+class Remote:
+    """A program object that stays in the worker (a `Solution()`): attributes and calls are requests to it."""
+
+    __slots__ = ("_aha_ctx", "_aha_h")
+
+    def __init__(self, ctx, h):
+        object.__setattr__(self, "_aha_ctx", ctx)
+        object.__setattr__(self, "_aha_h", h)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):  # copy, pickle, repr machinery: never a request
+            raise AttributeError(name)
+        ctx, h = object.__getattribute__(self, "_aha_ctx"), object.__getattribute__(self, "_aha_h")
+        msg = ctx.request({"op": "attr", "h": h, "fn": name})
+        if msg.get("fn") is True:
+            return _proxy(ctx, {"op": "mcall", "h": h, "fn": name}, name)
+        return ctx.result(msg, name)
+
+    def __setattr__(self, name, value):
+        ctx, h = object.__getattribute__(self, "_aha_ctx"), object.__getattribute__(self, "_aha_h")
+        ctx.call({"op": "setattr", "h": h, "fn": name}, (value,), {}, name)
+
+    def __repr__(self):
+        return f"<program object #{object.__getattribute__(self, '_aha_h')}>"
+
+
+def _proxy(ctx, req, name):
+    """A function of the test code's that calls the program: `req` says what to call."""
+
+    def proxy(*args, **kwargs):
+        return ctx.call(dict(req), args, kwargs, name)
+
+    proxy.__name__ = proxy.__qualname__ = name
+    return proxy
+
+
+class Ctx:
+    """One assert-style test: its worker session, CPU budget and namespace, and whether the worker was lost.
+
+    Once a request was aborted (time limit, the worker died) every later one is too, so test code that swallows
+    the exception (`except BaseException`) cannot go on and pass.
+    """
+
+    def __init__(self, session, budget):
+        self.session = session
+        self.budget = budget
+        self.aborted = None
+        self.g = {}
+
+    def request(self, req):
+        if self.aborted is not None:
+            raise Abort(*self.aborted)
+        try:
+            return self.session.call(self.budget, req)
+        except Abort as exc:
+            self.aborted = (exc.verdict, exc.msg)
+            raise
+
+    def new_object(self, name):
+        """An empty object for a decoded entry: of the test's own class of that name if it has a plain one."""
+        cls = self.g.get(name)
+        if (
+            type(cls) is type
+            and cls.__new__ is object.__new__
+            and cls.__dictoffset__
+            and all(k is object or k.__module__ == TEST_MODULE for k in cls.__mro__)
+        ):
+            return object.__new__(cls)
+        return record_class(name)()
+
+    def remote(self, h):
+        return Remote(self, h)
+
+    def raise_error(self, msg, name):
+        err = str(msg.get("err", "Exception"))
+        if err == "MemoryError":
+            self.aborted = ("memory_limit", "MemoryError")
+            raise Abort(*self.aborted)
+        raise _program_exception(err, f"{err} in {name}: {msg.get('msg', '')}")
+
+    def result(self, msg, name):
+        """The value a reply carries (the program's exception, raised, when it carries one)."""
+        return self.decode(msg, name, ())[0]
+
+    def decode(self, msg, name, seed):
+        """(value, [changed args, changed kwargs]) of a reply; `seed` are the objects its request sent."""
+        if "ok" not in msg:
+            self.raise_error(msg, name)
+        try:
+            decoder = Decoder(msg.get("o", []), self.new_object, self.remote, seed)
+            value = decoder.value(msg["ok"])
+            changed = [decoder.value(msg[k]) if k in msg else None for k in ("a", "k")]
+            decoder.finish()
+        except (CodecError, RecursionError, MemoryError) as exc:
+            raise ProgramError(f"{name} returned what is not plain data: {exc}") from None
+        return value, changed
+
+    def call(self, req, args, kwargs, name):
+        """Call into the program with the test's arguments; what it changed in them is changed here too."""
+        encoder = Encoder(_remote_handle)
+        try:
+            req["args"] = encoder.value(tuple(args))
+            req["kwargs"] = encoder.value(dict(kwargs))
+            table = encoder.table()
+        except CodecError as exc:
+            raise TypeError(f"argument not supported by the harness: {exc}") from None
+        if table:
+            req["o"] = table
+        value, (new_args, new_kwargs) = self.decode(self.request(req), name, encoder.objects)
+        if type(new_args) is tuple and len(new_args) == len(args):
+            for orig, new in zip(args, new_args, strict=True):
+                _write_back(orig, new)
+        if type(new_kwargs) is dict:
+            for key, orig in kwargs.items():
+                if key in new_kwargs:
+                    _write_back(orig, new_kwargs[key])
+        return value
+
+
+def _code_names(code, out):
+    """Every global (and attribute) name `code` and the functions in it use: what may have to come from the program."""
+    out.update(code.co_names)
+    for const in code.co_consts:
+        if type(const) is type(code):
+            _code_names(const, out)
+    return out
+
+
+# Standard modules some datasets' asserts use without importing them (MBPP's `math.isclose`, which relied on the
+# program's own import): the test gets the runner's own import, by this fixed name, never the program's module
+# object and never a module the program names. Like builtins, a program cannot shadow them.
+STD_MODULES = frozenset(
+    ("math", "cmath", "re", "string", "collections", "itertools", "functools", "heapq", "bisect", "random")
+    + ("statistics", "operator", "fractions", "decimal", "copy", "json", "datetime", "typing", "sys")
+)
+
+
+def build_globals(ctx, code, setup, fn_name):
+    """Bind the program names the test code uses and nothing defines (`ctx.g` holds the setup's names already).
+
+    Builtins, the setup's names, `STD_MODULES` and what the test code itself defines are never the program's;
+    `fn_name`, when the reference declares it, always is (over a stub the setup defines).
+    """
+    g = ctx.g
+    used = _code_names(code, set())
+    if setup is not None:  # a setup function may use a name only the program defines (as in the datasets)
+        _code_names(setup, used)
+    wanted = []
+    for n in sorted(used):
+        if n in g or n == fn_name or n[:2] == "__" or hasattr(builtins, n):
+            continue
+        if n in STD_MODULES:
+            g[n] = __import__(n)
+        else:
+            wanted.append(n)
+    # Always asked, so the program is loaded (and must load) even when the test names nothing of it.
+    names = ctx.request({"op": "names", "names": wanted}).get("names")
+    if type(names) is not dict:
+        names = {}
+    for name in wanted:
+        desc = names.get(name)
+        if type(desc) is not list or not desc:
+            continue
+        if desc[0] == "func":
+            g[name] = _proxy(ctx, {"op": "call", "fn": name}, name)
+        elif desc[0] == "class":
+            g[name] = _proxy(ctx, {"op": "new", "fn": name}, name)
+        elif desc[0] == "value" and len(desc) == 3:
+            try:
+                g[name] = ctx.result({"ok": desc[1], "o": desc[2]}, name)
+            except ProgramError:
+                continue
+    if fn_name:
+        g[fn_name] = _proxy(ctx, {"op": "call", "fn": fn_name, "how": "fn"}, fn_name)
+    return g
+
+
 def run_fn_test(session, test, fn_name, budget):
-    msg = session.call(budget, fn_name, test["args"], test.get("kwargs", {"D": []}))
+    req = {"op": "call", "fn": fn_name, "how": "fn", "args": test["args"], "kwargs": test.get("kwargs", {"D": []})}
+    msg = session.call(budget, req)
     if "ok" in msg:
         try:
-            dec(msg["ok"])
-        except CodecError as exc:
+            decoder = Decoder(msg.get("o", []))
+            decoder.value(msg["ok"])
+            decoder.finish()
+        except (CodecError, RecursionError, MemoryError) as exc:
             return {"v": "wrong_answer", "e": f"result is not plain data: {exc}"}
-        return {"v": "done", "r": msg["ok"]}
+        return {"v": "done", "r": msg["ok"], "o": msg.get("o", [])}
     name = str(msg.get("err", "Exception"))
     if name == "CodecError":
         return {"v": "wrong_answer", "e": f"result is not plain data: {msg.get('msg')}"}
     return {"v": _exc_verdict(name), "e": f"{name}: {msg.get('msg', '')}"[:500]}
 
 
-SAFE_MODULE_PREFIXES = ("_", "__main__")
-
-
-def build_globals(session, budget):
-    w = session.get(budget)
-    w.send({"op": "names"})
-    names = w.recv(budget).get("names", {})
-    g = {"__name__": "__aha_test__", "__builtins__": builtins}
-    if type(names) is not dict:
-        return g
-    for name, desc in names.items():
-        if type(name) is not str or not name.isidentifier() or type(desc) is not list or not desc:
-            continue
-        kind = desc[0]
-        try:
-            if kind == "module" and type(desc[1]) is str and not desc[1].startswith(SAFE_MODULE_PREFIXES):
-                __import__(desc[1])
-                g[name] = sys.modules[desc[1]]
-            elif kind == "typing":
-                import typing
-
-                if hasattr(typing, name):
-                    g[name] = getattr(typing, name)
-            elif kind == "value":
-                g[name] = dec(desc[1])
-            elif kind == "func":
-                g[name] = make_proxy(session, budget, name)
-        except (ImportError, CodecError, IndexError, TypeError, ValueError):
-            continue
-    return g
-
-
-def make_proxy(session, budget, name):
-    def proxy(*args, **kwargs):
-        try:
-            payload = enc(tuple(args)), enc(dict(kwargs))
-        except CodecError as exc:
-            raise TypeError(f"argument not supported by the harness: {exc}") from None
-        msg = session.call(budget, name, payload[0], payload[1])
-        if "ok" in msg:
-            try:
-                return dec(msg["ok"])
-            except CodecError as exc:
-                raise FromProgram(f"{name} returned non-plain data: {exc}") from None
-        err = str(msg.get("err", "Exception"))
-        if err == "MemoryError":
-            raise Abort("memory_limit", "MemoryError")
-        cls = getattr(builtins, err, None)
-        text = f"{err} in {name}: {msg.get('msg', '')}"
-        if isinstance(cls, type) and issubclass(cls, Exception) and cls is not AssertionError:
-            try:
-                exc = cls(text)
-            except Exception:
-                exc = FromProgram(text)
-            exc.__aha_from_program__ = True
-            raise exc
-        raise FromProgram(text)
-
-    proxy.__name__ = proxy.__qualname__ = name
-    return proxy
-
-
-def run_code_test(session, test, budget):
-    g = build_globals(session, budget)
+def run_code_test(session, test, budget, setup, fn_name):
+    ctx = Ctx(session, budget)
+    ctx.g = {"__name__": TEST_MODULE, "__builtins__": builtins}
     real_stdout = sys.stdout
     sys.stdout = sys.stderr  # test code that prints must not write into the result channel
     try:
-        exec(compile(test["code"], "<test>", "exec"), g)
-    except AssertionError as exc:
-        return {"v": "wrong_answer", "e": f"AssertionError: {exc}"[:500]}
-    except Abort:
-        raise
-    except BaseException as exc:  # noqa: B036 - whatever the test code raised fails this test
-        return {"v": "runtime_error", "e": f"{type(exc).__name__}: {exc}"[:500]}
+        if setup is not None:
+            try:
+                exec(setup, ctx.g)
+            except BaseException as exc:  # noqa: B036 - the reference's code, not the program's
+                return _setup_failed(exc)
+        try:
+            code = compile(test["code"], "<test>", "exec")
+            g = build_globals(ctx, code, setup, fn_name)
+            exec(code, g)
+        except AssertionError as exc:
+            verdict = {"v": "wrong_answer", "e": f"AssertionError: {_text(exc)}"[:500]}
+        except BaseException as exc:  # noqa: B036 - whatever the test code raised fails this test
+            verdict = {"v": "runtime_error", "e": f"{type(exc).__name__}: {_text(exc)}"[:500]}
+        else:
+            verdict = {"v": "accepted"}
     finally:
         sys.stdout = real_stdout
-    return {"v": "accepted"}
+    if ctx.aborted is not None:  # whatever the test code made of it
+        return {"v": ctx.aborted[0], "e": ctx.aborted[1][:500]}
+    return verdict
+
+
+def _setup_failed(exc):
+    if isinstance(exc, MemoryError):
+        return {"v": "memory_limit", "e": "MemoryError in the setup"}
+    return {"v": "setup_error", "e": f"{type(exc).__name__}: {_text(exc)}"[:500]}
 
 
 def _prctl(option, value):
@@ -548,6 +845,9 @@ def runner_main():
     # Non-dumpable before any worker exists: no ptrace and no /proc/<pid>/fd or /mem for anything else of our uid
     # (a tracer attached earlier would stay attached).
     _set_dumpable(0)
+    # A program may signal us (same uid): SIGINT would be a KeyboardInterrupt anywhere in the test code, which
+    # test code that catches everything would swallow. Every other signal kills us: no secret, no credit.
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
     if _mentions_typing():
         import typing  # noqa: F401 - ~10 ms; loaded once here, before the fork, it is free in the first worker
 
@@ -559,17 +859,28 @@ def runner_main():
         spare = Spare()
     job = loads(sys.stdin.buffer.read())
     sys.stdin.close()
+    os.chdir(RUNNER_DIR)
+    os.environ["HOME"] = RUNNER_DIR
     out = os.fdopen(os.dup(1), "w")
     secret = job.pop("secret")
     session = Session(first, spare)
     limit = float(job.get("time_limit_s", 2.0))
+    setup = compile(job["setup"], "<setup>", "exec") if job.get("setup") else None
+    setup_error = None
+    if setup is not None and job["mode"] == "fn":  # assert-style tests run it each; here it is checked once
+        try:
+            exec(setup, {"__name__": TEST_MODULE, "__builtins__": builtins})
+        except BaseException as exc:  # noqa: B036 - the reference's code
+            setup_error = _setup_failed(exc)
     for i, test in enumerate(job["tests"]):
         budget = Budget(limit)
         try:
-            if job["mode"] == "fn":
+            if setup_error is not None:
+                rec = dict(setup_error)
+            elif job["mode"] == "fn":
                 rec = run_fn_test(session, test, job["fn_name"], budget)
             else:
-                rec = run_code_test(session, test, budget)
+                rec = run_code_test(session, test, budget, setup, job.get("fn_name"))
                 session.drop()  # assert-style tests each get a freshly loaded program
         except Abort as exc:
             session.worker = None

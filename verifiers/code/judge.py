@@ -19,6 +19,7 @@ from verifiers.verdict import Status, Verdict
 
 HARNESS_NAME = "__aha_harness.py"
 HARNESS_PYC = "__aha_harness.pyc"
+SETUP_NAME = "__aha_setup.py"  # the reference's setup, which the worker runs before the program
 ACCEPTED = "accepted"
 _RUN_TO_VERDICT = {
     RunStatus.RUNTIME_ERROR: "runtime_error",
@@ -34,7 +35,10 @@ def harness_source() -> str:
     here = Path(__file__).parent
     codec_src = (here / "codec.py").read_text()
     harness = (here / "harness.py").read_text()
-    return harness.replace("from verifiers.code.codec import CodecError, dec, enc\n", codec_src + "\n", 1)
+    line = "from verifiers.code.codec import CodecError, Decoder, Encoder, record_class\n"
+    if line not in harness:
+        raise RuntimeError("the harness no longer imports the codec as judge.harness_source expects")
+    return harness.replace(line, codec_src + "\n", 1)
 
 
 _PYC_SCRIPT = (
@@ -126,8 +130,10 @@ def _harness_tests(
     secret = secrets.token_hex(16)
     job: dict[str, Any] = {"secret": secret, "mode": mode, "time_limit_s": ref.time_limit_s}
     job["stop"] = ref.stop_at_first_failure
+    job["fn_name"] = ref.fn_name
+    if ref.setup:
+        job["setup"] = ref.setup
     if mode == "fn":
-        job["fn_name"] = ref.fn_name
         job["tests"] = [{"args": codec.enc(tuple(t.args)), "kwargs": codec.enc(dict(t.kwargs))} for t in tests]
     else:
         job["tests"] = [{"code": t.code} for t in tests]
@@ -157,7 +163,7 @@ def _harness_tests(
     for line in res.stdout.decode("utf-8", "replace").splitlines():
         try:
             rec = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if not isinstance(rec, dict):
             continue
@@ -180,15 +186,10 @@ def _harness_tests(
         entry["time_s"] = rec.get("t")
         verdict = str(rec.get("v"))
         if verdict == "done":
-            try:
-                got = codec.dec(rec.get("r"))
-            except codec.CodecError as exc:
-                verdict, rec["e"] = "wrong_answer", f"result is not plain data: {exc}"
-            else:
-                ok = values_equal(got, test.expected, ref.compare, ref.abs_tol, ref.rel_tol)
-                verdict = ACCEPTED if ok else "wrong_answer"
-                if not ok:
-                    entry["got"] = _clip(json.dumps(rec.get("r")), 100)
+            verdict = _fn_verdict(rec, test, ref, entry)
+        elif verdict == "setup_error":  # the reference's own code failed here: we cannot judge the program
+            verdict = "sandbox_error"
+            rec["e"] = f"the reference's setup failed in the sandbox: {rec.get('e', '')}"
         if verdict == ACCEPTED and not finished:
             # No proof that the harness ran to its end (exit, kill or tampering): no credit.
             verdict = "runtime_error"
@@ -198,6 +199,19 @@ def _harness_tests(
             entry["error"] = _clip(str(rec["e"]))
         out.append(entry)
     return out
+
+
+def _fn_verdict(rec: dict, test: Test, ref: Reference, entry: dict) -> str:
+    """accepted or wrong_answer for a function's result; a result we cannot rebuild or compare is wrong, never ours."""
+    try:
+        got = codec.dec(rec.get("r"), rec.get("o") or ())
+    except (codec.CodecError, RecursionError) as exc:
+        rec["e"] = f"result is not plain data: {exc}"
+        return "wrong_answer"
+    if values_equal(got, test.expected, ref.value_rules):
+        return ACCEPTED
+    entry["got"] = _clip(json.dumps(rec.get("r"), default=repr), 100)
+    return "wrong_answer"
 
 
 def judge(ref: Reference, program: str, sandbox: Sandbox | None = None) -> Outcome:
@@ -212,6 +226,8 @@ def judge(ref: Reference, program: str, sandbox: Sandbox | None = None) -> Outco
     if any(t.kind in ("fn", "code") for t in ref.tests):
         harness, data = _harness_file(ref.recipe.run[0])
         files[harness] = data
+        if ref.setup:
+            files[SETUP_NAME] = ref.setup.encode("utf-8", "surrogatepass")
     with prepared(ref.recipe, program, files) as prog:
         comp = compile_program(sandbox, prog)
         if comp is not None:

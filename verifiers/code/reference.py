@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from sandboxes.languages import Recipe, get_recipe
+from verifiers.code.compare import LENIENCIES, ValueRules
 
 DEFAULT_TIME_LIMIT_S = 2.0
 DEFAULT_MEMORY_MB = 512
@@ -47,6 +49,13 @@ class Reference:
     abs_tol: float
     rel_tol: float
     stop_at_first_failure: bool
+    setup: str = ""
+    lenient: frozenset[str] = frozenset()
+
+    @property
+    def value_rules(self) -> ValueRules:
+        """How function results are compared with `expected` (see `ValueRules`)."""
+        return ValueRules(self.compare == "float", self.abs_tol, self.rel_tol, self.lenient)
 
 
 def _num(raw: dict, key: str, default: float, low: float, high: float) -> float:
@@ -58,6 +67,32 @@ def _num(raw: dict, key: str, default: float, low: float, high: float) -> float:
     if not low < value <= high:
         raise ReferenceError_(f"{key} must be in ({low:g}, {high:g}]")
     return float(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile_error(source: str) -> str | None:
+    # Cached: a training batch judges many completions against one reference.
+    try:
+        compile(source, "<reference>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _python_code(source: str, what: str) -> None:
+    """Refuse Python code that does not compile: a broken test is the reference's fault, never the program's 0."""
+    error = _compile_error(source)
+    if error is not None:
+        raise ReferenceError_(f"{what} does not compile: {error}"[:300])
+
+
+def _lenient(raw: dict) -> frozenset[str]:
+    value = raw.get("lenient", [])
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list) or not all(isinstance(x, str) and x in LENIENCIES for x in value):
+        raise ReferenceError_(f"lenient must be a list of {', '.join(LENIENCIES)}")
+    return frozenset(value)
 
 
 def parse_reference(raw: Any) -> Reference:
@@ -96,6 +131,7 @@ def parse_reference(raw: Any) -> Reference:
                 raise ReferenceError_(f"test {i}: code must be a string")
             if recipe.name != "python":
                 raise ReferenceError_("assert-style (code) tests are supported for python only")
+            _python_code(t["code"], f"test {i}")
             tests.append(Test(kind="code", code=t["code"]))
         elif "args" in t or "expected" in t:
             if fn_name is None:
@@ -114,6 +150,15 @@ def parse_reference(raw: Any) -> Reference:
             tests.append(Test(kind="stdio", stdin=stdin, stdout=stdout))
         else:
             raise ReferenceError_(f"test {i} needs stdin/stdout, args/expected, or code")
+    setup = raw.get("setup", "")
+    if setup is None:
+        setup = ""
+    if not isinstance(setup, str):
+        raise ReferenceError_("setup must be a string of Python code")
+    if setup and recipe.name != "python":
+        raise ReferenceError_("setup is supported for python only")
+    if setup:
+        _python_code(setup, "setup")
     return Reference(
         recipe=recipe,
         tests=tuple(tests),
@@ -125,4 +170,6 @@ def parse_reference(raw: Any) -> Reference:
         abs_tol=_num(raw, "abs_tol", 1e-6, -1, 1e9),
         rel_tol=_num(raw, "rel_tol", 1e-6, -1, 1e9),
         stop_at_first_failure=bool(raw.get("stop_at_first_failure", False)),
+        setup=setup,
+        lenient=_lenient(raw),
     )
