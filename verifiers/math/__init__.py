@@ -62,7 +62,7 @@ from verifiers.tags import THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
 NAME = "math"
-VERSION = "1.1.1"
+VERSION = "1.1.2"
 
 DEFAULT_FLOAT_REL_TOL = 1e-6
 DEFAULT_BUDGET_S = 1.0
@@ -122,13 +122,30 @@ def _reference(raw: str) -> Reference:
     return Reference(text, None, node, err)
 
 
+MAX_FALLBACK_DEPTH = 8
+
+
+def _bracket_depth(text: str) -> int:
+    """The deepest nesting of (), [] and {} in ``text`` (unbalanced closers are ignored)."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}" and depth:
+            depth -= 1
+    return deepest
+
+
 def _parse_any(text: str) -> tuple[Node | None, str | None]:
     try:
         return parse(text), None
     except AmbiguousAnswer as e:
         return None, str(e)
     except ParseError as e:
-        if len(text) > MAX_INPUT_CHARS:
+        if len(text) > MAX_INPUT_CHARS or _bracket_depth(text) > MAX_FALLBACK_DEPTH:
+            # latex2sympy's parser backtracks exponentially in nesting: 20 nested pairs took seconds, and a wrong
+            # answer that times out earns a null reward instead of its 0
             return None, str(e)
         node = parse_with_latex2sympy(text)
         return (node, None) if node is not None else (None, str(e))

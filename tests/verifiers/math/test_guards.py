@@ -142,3 +142,12 @@ def test_a_missing_value_as_reference_is_undecided_not_wrong(reference):
 def test_huge_exponents_get_a_quick_truthful_verdict(reference, answer, expected):
     status, seconds = timed(reference, answer)
     assert status == expected and seconds < LIMIT_S
+
+
+@pytest.mark.parametrize("pairs", [15, 20, 47])
+@pytest.mark.parametrize(("opening", "closing"), [("(", ")"), ("{", "}"), ("\\left(", "\\right)")])
+def test_deeply_nested_wrong_answers_are_wrong_quickly(pairs, opening, closing):
+    # Past the fast parser's depth, latex2sympy's fallback backtracked for seconds: a timeout (null reward) for a
+    # wrong answer, and a killed worker each time.
+    status, seconds = timed("3", "\\boxed{" + opening * pairs + "7" + closing * pairs + "}")
+    assert status == Status.WRONG and seconds < LIMIT_S
