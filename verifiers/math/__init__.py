@@ -35,6 +35,7 @@ references (pure function of the reference string, frozen results).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Mapping
@@ -192,7 +193,9 @@ def cache_key(attempt: Attempt) -> str:
     try:
         opts = Options.from_mapping(attempt.options)
         ref = _reference_string(attempt.reference)
-        ref_text = "" if ref is None else ref[:MAX_REFERENCE_CHARS]
+        if ref is not None and len(ref) > MAX_REFERENCE_CHARS:
+            ref = None  # judged unparseable whatever the answer (never cached): no prefix may stand for it
+        ref_text = "" if ref is None else ref
         mc = reference_mc_letter(reference_answer(ref_text)) is not None if ref is not None else False
         think, prefilled = _think(attempt)
         found = _extract(attempt, mc, opts)
@@ -202,10 +205,9 @@ def cache_key(attempt: Attempt) -> str:
             answer = "\x00too_long"
         else:
             answer = found.text
-        return (
-            f"{answer}\x1f{ref_text}\x1f{opts.float_rel_tol!r}\x1f{opts.budget_s!r}\x1f{opts.require_boxed}"
-            f"\x1f{think!r}\x1f{prefilled}"
-        )
+        # JSON, so no field's text can pass for a separator and shift the others
+        fields = [answer, ref_text, ref is None, opts.float_rel_tol, opts.budget_s, opts.require_boxed]
+        return json.dumps([*fields, think, prefilled], default=repr)
     except Exception:  # noqa: BLE001 - must never raise: fall back to a key of the whole attempt
         return (
             f"\x00raw\x1f{attempt.completion!r}\x1f{attempt.reference!r}\x1f{attempt.prompt!r}"

@@ -151,3 +151,12 @@ def test_deeply_nested_wrong_answers_are_wrong_quickly(pairs, opening, closing):
     # wrong answer, and a killed worker each time.
     status, seconds = timed("3", "\\boxed{" + opening * pairs + "7" + closing * pairs + "}")
     assert status == Status.WRONG and seconds < LIMIT_S
+
+
+def test_cache_keys_cannot_collide_through_a_prefix_or_a_separator():
+    from verifiers.math import MAX_REFERENCE_CHARS
+
+    long_ref = "1" * MAX_REFERENCE_CHARS
+    assert cache_key(Attempt("\\boxed{1}", long_ref)) != cache_key(Attempt("\\boxed{1}", long_ref + "2"))
+    assert verify(Attempt("\\boxed{1}", long_ref + "2")).status == Status.UNPARSEABLE_REFERENCE
+    assert cache_key(Attempt("\\boxed{1\x1f2}", "3")) != cache_key(Attempt("\\boxed{1}", "2\x1f3"))
