@@ -24,7 +24,11 @@ router = APIRouter()
 
 # The decoded query keeps the tokenizer's special tokens: an end-of-turn marker after the answer is not the model's
 # text and must not cost it the format reward.
-_TRAILING_SPECIAL = re.compile(r"(?:\s*(?:<\|[^<>|\s]{1,40}\|>|</s>|<eos>|<end_of_turn>))+\s*$")
+# The templates' end markers: ChatML and Llama 3 `<|…|>`, DeepSeek's full-width `<｜end▁of▁sentence｜>`, Llama 2
+# and Mistral `</s>`, Gemma `<eos>` / `<end_of_turn>`.
+_TRAILING_SPECIAL = re.compile(
+    r"(?:\s*(?:<\|[^<>|\s]{1,40}\|>|<｜[^<>｜\s]{1,40}｜>|</s>|<eos>|<end_of_turn>))+\s*$"
+)
 
 
 class RewardRequest(BaseModel):

@@ -119,3 +119,9 @@ def test_openrlhf_response_split():
     assert split_response("<s>PROMPT x</s>", "PROMPT") == " x"
     assert split_response("no prompt here<|endoftext|>\n", None) == "no prompt here"
     assert split_response("keep <|im_end|> inside", "") == "keep <|im_end|> inside"
+    # DeepSeek-R1's end token has full-width bars and U+2581 (a perfect r1-zero answer lost its format reward)
+    assert split_response("P<think>r</think><answer>4</answer><｜end▁of▁sentence｜>", "P") == (
+        "<think>r</think><answer>4</answer>"
+    )
+    assert split_response("x<|eot_id|>\n<|end_of_text|>", None) == "x"
+    assert split_response("x<end_of_turn>\n<eos>", None) == "x"
