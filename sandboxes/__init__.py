@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from typing import Any
 
 from sandboxes import cgroups, config
@@ -17,6 +18,7 @@ from sandboxes.languages import unavailable_languages as _host_unavailable
 from sandboxes.types import Limits, Mount, RunResult, RunSpec, RunStatus, Sandbox
 
 __all__ = [
+    "sweep_leftovers",
     "RECIPES",
     "Limits",
     "Mount",
@@ -31,6 +33,26 @@ __all__ = [
     "isolation_report",
     "unavailable_languages",
 ]
+
+
+def sweep_leftovers(wait_s: float = 2.0) -> None:
+    """Remove what the runs of dead processes left behind: their program dirs and their (empty) per-run cgroups.
+
+    Call it after killing the processes that ran sandboxes (a server's workers at shutdown); a cgroup is removed
+    once the kernel has reaped its last process, so this waits up to ``wait_s`` for that.
+    """
+    from sandboxes import programs
+
+    programs.sweep_stale(config.work_root())
+    if not config.use_cgroups():
+        return
+    setup = cgroups.detect()
+    deadline = time.monotonic() + wait_s
+    while True:
+        cgroups.sweep_stale(setup)
+        if not cgroups.stale(setup) or time.monotonic() >= deadline:
+            return
+        time.sleep(0.05)
 
 
 def get_sandbox(backend: str | None = None) -> Sandbox:

@@ -157,9 +157,10 @@ def _write_small(path: Path, value: str) -> None:
         os.close(fd)
 
 
-def sweep_stale(setup: CgroupSetup) -> None:
-    """Remove per-run cgroups left by a process of ours that died without cleaning up (empty ones only)."""
+def stale(setup: CgroupSetup) -> list[Path]:
+    """Per-run cgroups whose creating process is gone (`aha-run-<pid>-<id>`)."""
     parents = {p for p in (setup.memory_parent, setup.pids_parent, setup.cpuacct_parent) if p is not None}
+    found = []
     for parent in parents:
         try:
             children = list(parent.glob("aha-run-*"))
@@ -170,10 +171,16 @@ def sweep_stale(setup: CgroupSetup) -> None:
                 owner = int(d.name.split("-")[2])
             except (IndexError, ValueError):
                 continue
-            if owner == os.getpid() or Path(f"/proc/{owner}").exists():
-                continue
-            with contextlib.suppress(OSError):
-                d.rmdir()
+            if owner != os.getpid() and not Path(f"/proc/{owner}").exists():
+                found.append(d)
+    return found
+
+
+def sweep_stale(setup: CgroupSetup) -> None:
+    """Remove per-run cgroups left by a process of ours that died without cleaning up (empty ones only)."""
+    for d in stale(setup):
+        with contextlib.suppress(OSError):
+            d.rmdir()
 
 
 class RunCgroup:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import sandboxes
 from service.advantages import group_advantages
 from service.cache import Cache
 from service.components import (
@@ -134,8 +135,12 @@ class Engine:
         self._running: dict[str, asyncio.Task[Verdict]] = {}
 
     async def close(self) -> None:
-        """Stop workers and close the cache."""
+        """Stop workers, remove what their sandbox runs in flight left behind, and close the cache."""
         self.pool.close()
+        try:
+            await asyncio.to_thread(sandboxes.sweep_leftovers)
+        except Exception:  # noqa: BLE001 - a host without a usable sandbox has nothing to sweep
+            log.debug("sandbox sweep at shutdown failed", exc_info=True)
         await self.cache.close()
 
     @property

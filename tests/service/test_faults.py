@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -81,8 +83,25 @@ def math_item(n: int, right: bool = True) -> dict:
     }
 
 
+def code_item(name: str) -> dict:
+    program = "import time\ntime.sleep(0.2)\nprint(int(input()) + 1)"
+    tests = [{"stdin": "41\n", "stdout": "42\n"}]
+    return {"id": name, "task": "code", "completion": f"```python\n{program}\n```", "reference": {"tests": tests}}
+
+
 def expected(item: dict) -> float:
+    if item["task"] == "code":
+        return 1.0
     return 1.0 if item["completion"].endswith(f"\\boxed{{{item['reference']}}}</answer>") else 0.0
+
+
+def run_cgroups() -> list[Path]:
+    """Every per-run cgroup of the sandbox on this host (`aha-run-<pid>-<id>`)."""
+    from sandboxes.cgroups import detect
+
+    setup = detect()
+    parents = {p for p in (setup.memory_parent, setup.pids_parent, setup.cpuacct_parent) if p is not None}
+    return [d for parent in parents for d in parent.glob("aha-run-*")]
 
 
 def assert_scored_right(items: list[dict], results: list[dict]) -> None:
@@ -161,8 +180,16 @@ def test_killed_forkserver_is_rebuilt_and_scoring_continues(aha_server, tmp_path
 
 
 def test_sigterm_under_load_exits_cleanly(aha_server, tmp_path):
-    work = tmp_path / "work"
-    work.mkdir()
+    # The sandbox's uid must reach the work dir (pytest's tmp dirs are the test runner's only).
+    work = Path(tempfile.mkdtemp(prefix="aha-faults-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+    work.chmod(0o711)
+    try:
+        _sigterm_under_load(aha_server, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _sigterm_under_load(aha_server, work: Path) -> None:
     server = aha_server({**ENV, "AHA_SANDBOX_WORK_DIR": str(work)})
     answers: list[tuple[list[dict], httpx.Response]] = []
     stop = threading.Event()
@@ -173,6 +200,7 @@ def test_sigterm_under_load_exits_cleanly(aha_server, tmp_path):
                 if stop.is_set():
                     return
                 items = [math_item(1_000_000 * (k + 1) + 100 * n + i, right=i % 3 != 0) for i in range(8)]
+                items.append(code_item(f"c{k}-{n}"))  # sandbox runs in flight too: program dirs, cgroups
                 try:
                     r = c.post("/v1/score", json={"profile": "accuracy", "items": items})
                 except httpx.HTTPError:
@@ -182,7 +210,8 @@ def test_sigterm_under_load_exits_cleanly(aha_server, tmp_path):
     threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(3)]
     for t in threads:
         t.start()
-    wait_until(lambda: len(answers) >= 6, 30, "the load to get going")
+    wait_until(lambda: len(answers) >= 6, 60, "the load to get going")
+    ours = set(group(server.process.pid))  # the server and its workers: who may own a per-run cgroup
     server.process.send_signal(signal.SIGTERM)
     started = time.monotonic()
     server.process.wait(timeout=30)
@@ -203,3 +232,4 @@ def test_sigterm_under_load_exits_cleanly(aha_server, tmp_path):
                 assert result["reward"] == expected(item), result
     wait_until(lambda: not group(server.process.pid), 10, "every process of the server's group to exit")
     assert list(work.iterdir()) == []
+    assert not [d for d in run_cgroups() if int(d.name.split("-")[2]) in ours], "per-run cgroups left behind"
