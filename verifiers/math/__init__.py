@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,7 +64,7 @@ from verifiers.tags import THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
 NAME = "math"
-VERSION = "1.1.2"
+VERSION = "1.2.0"
 
 DEFAULT_FLOAT_REL_TOL = 1e-6
 DEFAULT_BUDGET_S = 1.0
@@ -77,6 +78,9 @@ class Options:
     float_rel_tol: float = DEFAULT_FLOAT_REL_TOL
     budget_s: float = DEFAULT_BUDGET_S
     require_boxed: bool = False
+    rounded_decimals: str = "auto"
+    renaming: bool = True
+    sentence_number: bool = True
 
     @staticmethod
     def from_mapping(raw: Mapping[str, Any] | None) -> Options:
@@ -90,7 +94,13 @@ class Options:
             tol = DEFAULT_FLOAT_REL_TOL
         if not isinstance(budget, int | float) or isinstance(budget, bool) or not (0.01 <= budget <= 30):
             budget = DEFAULT_BUDGET_S
-        return Options(float(tol), float(budget), boxed is True)
+        rounding = raw.get("rounded_decimals", "auto")
+        rounding = {True: "always", False: "never"}.get(rounding, rounding)  # type: ignore[call-overload]
+        if rounding not in ("auto", "always", "never"):
+            rounding = "auto"
+        # The other lenient rules are on unless turned off with an explicit false.
+        lenient = [raw.get(k, True) is not False for k in ("renaming", "sentence_number")]
+        return Options(float(tol), float(budget), boxed is True, rounding, *lenient)
 
 
 _DEFAULT_OPTIONS = Options()
@@ -119,7 +129,7 @@ def _reference(raw: str) -> Reference:
         choice = reference_choice(text)
         node = _parse_any(choice[1])[0] if choice is not None else None
         return Reference(text, letter, node, None)
-    node, err = _parse_any(text)
+    node, err = _parse_any(text, reference=True)
     return Reference(text, None, node, err)
 
 
@@ -138,9 +148,9 @@ def _bracket_depth(text: str) -> int:
     return deepest
 
 
-def _parse_any(text: str) -> tuple[Node | None, str | None]:
+def _parse_any(text: str, reference: bool = False) -> tuple[Node | None, str | None]:
     try:
-        return parse(text), None
+        return parse(text, reference), None
     except AmbiguousAnswer as e:
         return None, str(e)
     except ParseError as e:
@@ -207,6 +217,8 @@ def cache_key(attempt: Attempt) -> str:
             answer = found.text
         # JSON, so no field's text can pass for a separator and shift the others
         fields = [answer, ref_text, ref is None, opts.float_rel_tol, opts.budget_s, opts.require_boxed]
+        # the prompt matters only through whether it asks for a rounded value
+        fields += [opts.rounded_decimals, opts.renaming, opts.sentence_number, _asks_rounded(attempt.prompt)]
         return json.dumps([*fields, think, prefilled], default=repr)
     except Exception:  # noqa: BLE001 - must never raise: fall back to a key of the whole attempt
         return (
@@ -256,7 +268,7 @@ def _verify(attempt: Attempt) -> Verdict:
         letter = mc_letter(answer)
         details["choice"] = letter
         if letter is None and ref.node is not None:
-            return _judge(ref.node, answer, opts, budget, details)
+            return _judge(ref, answer, opts, budget, details, attempt.prompt)
         if letter is None:
             return _verdict(Status.WRONG, f"answer is not a choice letter (expected {ref.letter})", details)
         ok = letter.upper() == ref.letter
@@ -265,14 +277,47 @@ def _verify(attempt: Attempt) -> Verdict:
         return _verdict(Status.CORRECT, "answer matches the reference exactly", details)
     if ref.node is None:
         return _verdict(Status.UNPARSEABLE_REFERENCE, f"cannot parse reference: {ref.error}", details)
-    return _judge(ref.node, answer, opts, budget, details)
+    return _judge(ref, answer, opts, budget, details, attempt.prompt)
 
 
-def _judge(ref_node: Node, answer: str, opts: Options, budget: Budget, details: dict[str, Any]) -> Verdict:
+# A question that asks for a rounded value: then a correctly rounded decimal answers it.
+_ASKS_ROUNDED_RE = re.compile(
+    r"\b(?:nearest|decimals?|round(?:ed|ing)?|significant (?:figures|digits)|approximat\w*|estimate\w*|"
+    r"places?)\b",
+    re.IGNORECASE,
+)
+_APPROX_MARKS = ("\\approx", "≈", "\\simeq")
+_LEADING_APPROX_RE = re.compile(r"^\s*(?:\\approx|≈|\\simeq|\\sim)\s*")
+
+
+def _rounding_allowed(opts: Options, ref_text: str, answer: str, prompt: Any) -> bool:
+    """Whether a decimal may stand for an exact value it rounds: always or never when the option says so; by
+    default ("auto") when something says the value is rounded: the reference gives its rounding
+    (`\\frac{1+\\sqrt{5}}{2} \\approx 1.618`), the answer says it is approximate (`\\approx 71.43`), or the
+    question asks for a rounded value ("to the nearest hundredth", "as a decimal"). A bare `0.333` against 1/3
+    claims equality, which is false, and stays wrong."""
+    if opts.rounded_decimals != "auto":
+        return opts.rounded_decimals == "always"
+    if any(m in ref_text or m in answer for m in _APPROX_MARKS):
+        return True
+    return _asks_rounded(prompt)
+
+
+def _asks_rounded(prompt: Any) -> bool:
+    return isinstance(prompt, str) and _ASKS_ROUNDED_RE.search(prompt[-2000:]) is not None
+
+
+def _judge(
+    ref: Reference, answer: str, opts: Options, budget: Budget, details: dict[str, Any], prompt: Any
+) -> Verdict:
+    assert ref.node is not None
+    ref_node = ref.node
+    rounding = _rounding_allowed(opts, ref.text, answer, prompt)
+    answer = _LEADING_APPROX_RE.sub("", answer)
     ans_node, err = _parse_any(answer)
     if ans_node is None:
         return _verdict(Status.WRONG, f"cannot parse answer: {err}", details)
-    ctx = Ctx(float_rel_tol=opts.float_rel_tol, budget=budget)
+    ctx = Ctx(float_rel_tol=opts.float_rel_tol, budget=budget, rounded_decimals=rounding, renaming=opts.renaming)
     try:
         ok = equivalent(ref_node, ans_node, ctx)
     except BudgetExceeded:

@@ -70,7 +70,12 @@ class Ctx:
 
     float_rel_tol: float
     budget: Budget
+    rounded_decimals: bool = True
+    renaming: bool = True
     _mp: dict[int, Backend] = field(default_factory=dict)
+    # Whether an exact match in doubles was already re-checked at high precision (once per verdict suffices:
+    # a difference doubles cannot see, sqrt(2000000000002) - 1000000 sqrt(2), shows at every point alike).
+    confirmed: bool = False
 
     def mp(self, prec: int = 200) -> Backend:
         """An mpmath backend, created on first use (it costs ~0.4 ms, so only when doubles are not enough)."""
@@ -150,8 +155,61 @@ def _core_equal(a: Node, b: Node, ctx: Ctx) -> bool:
     if ea is not None and eb is not None:
         if ea == eb:
             return True
-        return use_float and _close_fraction(ea, eb, ctx.float_rel_tol)
+        if use_float and _close_fraction(ea, eb, ctx.float_rel_tol):
+            return True
+        return _rounded_match(a, b, ea, ctx)
+    if _rounded_match(a, b, ea, ctx):
+        return True
     return _numeric_equal(a, b, use_float, ctx)
+
+
+def decimal_literal(node: Node) -> tuple[Fraction, int, int] | None:
+    """A decimal as written, `71.43`, `-0.0833`, `8.33\\%`: (value, decimals, significant digits), else None."""
+    sign, pct = 1, 0
+    while isinstance(node, Neg | Percent):
+        if isinstance(node, Neg):
+            sign = -sign
+        else:
+            pct += 2
+        node = node.arg
+    if not (isinstance(node, Num) and node.is_float) or pct > 2:
+        return None
+    text = node.text.lstrip("+-")
+    if "." not in text or not text.replace(".", "").isdigit():
+        return None  # scientific notation or a value from latex2sympy: no digits to read the rounding from
+    decimals = len(text) - text.index(".") - 1
+    significant = len(text.replace(".", "").lstrip("0"))
+    return sign * node.val / 10**pct, decimals + pct, significant
+
+
+MIN_ROUNDED_DIGITS = 3
+MAX_ROUNDED_DECIMALS = 40
+
+
+def _rounded_match(ref: Node, ans: Node, ref_exact: Any, ctx: Ctx) -> bool:
+    """The answer is a decimal that is the exact reference correctly rounded at the answer's own number of
+    decimals, with at least 3 significant digits (`71.43` for 500/7; never the truncation `71.42`, never `3.3`
+    for 10/3). Only an exact reference counts: a decimal reference already carries its own tolerance."""
+    if not ctx.rounded_decimals or has_float(ref) or free_symbols(ref):
+        return False
+    lit = decimal_literal(ans)
+    if lit is None:
+        return False
+    value, decimals, significant = lit
+    if significant < MIN_ROUNDED_DIGITS or decimals > MAX_ROUNDED_DECIMALS:
+        return False
+    half = Fraction(1, 2 * 10**decimals)
+    if isinstance(ref_exact, Fraction):
+        return abs(ref_exact - value) <= half  # a tie (1/8 as 0.13 or 0.12) is a correct rounding either way
+    be = ctx.mp(200)
+    try:
+        v, _ = NumEval(be, {}, ctx.budget).run(ref)
+    except (Undefined, Overflow, TooLarge):
+        return False
+    if abs(v.imag) > be.mp.mpf(10) ** -60 * max(abs(v), 1):
+        return False
+    # Irrational: never a tie, and 200 bits leave the comparison with room to spare at 40 decimals.
+    return bool(abs(v.real - be.num(value).real) < be.num(half).real)
 
 
 def _close_fraction(x: Fraction, y: Fraction, tol: float) -> bool:
@@ -233,7 +291,11 @@ def _compare_at(a: Node, b: Node, syms: list[str], p: int, use_float: bool, ctx:
         try:
             va, sa, vb, sb = _eval_pair(a, b, syms, p, ctx, _FLOATS)
             state = _close(va, vb, sa, sb, use_float, ctx.float_rel_tol, prec=53)
-            if state != "noise":
+            if state is True and not use_float and not ctx.confirmed:
+                # Two exact expressions that agree to double precision may still differ (sqrt(2000000000002)
+                # against 1000000 sqrt(2), 2.5e-13 apart): confirm the first match at 200 bits.
+                ctx.confirmed = True
+            elif state != "noise":
                 return state
         except Overflow:
             pass

@@ -5,16 +5,18 @@ Every node is a frozen dataclass, so a parsed reference can be shared (and cache
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 
 @dataclass(frozen=True, slots=True)
 class Num:
-    """A literal number; `is_float` is true when it was written with a decimal point or an exponent."""
+    """A literal number; `is_float` is true when it was written with a decimal point or an exponent. `text` is
+    the literal as written (for a decimal: its digits tell how it was rounded); it takes no part in equality."""
 
     val: Fraction
     is_float: bool = False
+    text: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)

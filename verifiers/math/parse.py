@@ -33,6 +33,7 @@ from verifiers.math.nodes import (
     SetOp,
     Sym,
     Text,
+    walk,
 )
 
 MAX_INPUT_CHARS = 2000
@@ -92,7 +93,8 @@ SIMPLE_CMDS = {
     "gt": ("op", ">"),
     "ne": ("op", "!="),
     "neq": ("op", "!="),
-    "approx": ("op", "="),
+    "approx": ("op", "~="),
+    "simeq": ("op", "~="),
     "equiv": ("op", "="),
     "langle": ("op", "("),
     "rangle": ("op", ")"),
@@ -133,7 +135,7 @@ UNICODE = {
     "≤": ("op", "<="),
     "≥": ("op", ">="),
     "≠": ("op", "!="),
-    "≈": ("op", "="),
+    "≈": ("op", "~="),
     "∞": ("cmd", "infty"),
     "°": ("deg", "circ"),
     "∪": ("cmd", "cup"),
@@ -427,14 +429,15 @@ def _command(s: str, i: int, j: int, name: str, base: int, out: list[Tok], depth
 _INFINITY = Const("inf")
 _NOT_FACTOR_CMDS = frozenset(("pm", "mp", "cup", "cap", "in", "}", "Reals", "rfloor", "rceil"))
 _CIRC = "circ"
-_REL_OPS = frozenset(("=", "<", ">", "<=", ">=", "!="))
-_CLOSERS = frozenset((")", "]", "}", ",", ";", "&", "\\\\", "|", "=", "<", ">", "<=", ">=", "!="))
+_REL_OPS = frozenset(("=", "<", ">", "<=", ">=", "!=", "~="))
+_CLOSERS = frozenset((")", "]", "}", ",", ";", "&", "\\\\", "|", "=", "<", ">", "<=", ">=", "!=", "~="))
 
 
 class Parser:
     """Recursive-descent parser over the token list (one instance per parse, so it is thread-safe)."""
 
-    def __init__(self, src: str, toks: list[Tok]):
+    def __init__(self, src: str, toks: list[Tok], reference: bool = False):
+        self.reference = reference
         self.src = src
         self.toks = toks
         self.i = 0
@@ -499,7 +502,8 @@ class Parser:
             t = self.next()
             ops.append("in" if t.text == "in" else t.text)
             args.append(self.parse_setexpr())
-        return Rel(tuple(ops), tuple(args), lhs_text)
+        rel = Rel(tuple(ops), tuple(args), lhs_text)
+        return _approx(rel) if self.reference else _plain_approx(rel)
 
     def parse_setexpr(self) -> Node:
         left = self.parse_pm()
@@ -895,6 +899,32 @@ class Parser:
         return Func("det", (m,)) if env in ("vmatrix", "Vmatrix") else m
 
 
+def _is_decimal(node: Node) -> bool:
+    while isinstance(node, Neg | Percent):
+        node = node.arg
+    return isinstance(node, Num) and node.is_float
+
+
+def _approx(rel: Rel) -> Node:
+    """`\\approx` is `=` except in a reference that gives an exact value and its rounding
+    (`\\frac{1+\\sqrt{5}}{2} \\approx 1.618`): that is the exact value (a decimal answer is then judged by the
+    rounding rule, which the reference's own decimal passes), or, when the exact side holds a decimal itself
+    (`\\cos(-2.01) \\approx -0.425`), the decimal."""
+    if "~=" not in rel.ops:
+        return rel
+    if rel.ops == ("~=",) and _is_decimal(rel.args[1]) and not any(isinstance(n, Sym) for n in walk(rel.args[0])):
+        exact_side = rel.args[0]
+        return rel.args[1] if any(isinstance(n, Num) and n.is_float for n in walk(exact_side)) else exact_side
+    return _plain_approx(rel)
+
+
+def _plain_approx(rel: Rel) -> Rel:
+    """`\\approx` read as `=` (in an answer, `3 \\approx 3.5` must not stand for 3)."""
+    if "~=" not in rel.ops:
+        return rel
+    return Rel(tuple("=" if op == "~=" else op for op in rel.ops), rel.args, rel.lhs_text)
+
+
 def _sub_name(node: Node) -> str:
     if isinstance(node, Num):
         return str(node.val)
@@ -920,7 +950,7 @@ def _num(text: str) -> Num:
         val = Fraction(text)
     except (ValueError, ZeroDivisionError) as e:
         raise ParseError(f"bad number {text!r}") from e
-    return Num(val, is_float=("." in text or "e" in text or "E" in text))
+    return Num(val, is_float=("." in text or "e" in text or "E" in text), text=text)
 
 
 def _mul(a: Node, b: Node) -> Node:
@@ -929,8 +959,9 @@ def _mul(a: Node, b: Node) -> Node:
     return Mul((a, b))
 
 
-def parse(s: str) -> Node:
-    """Parse one answer string (LaTeX or plain text, without `$` or `\\boxed`) into a tree.
+def parse(s: str, reference: bool = False) -> Node:
+    """Parse one answer string (LaTeX or plain text, without `$` or `\\boxed`) into a tree; `reference` reads
+    `exact \\approx decimal` as the exact value (trusted text only: in an answer it could hide a hedge).
 
     Raises ParseError when the input is outside the supported language, too long or nested too deeply.
     """
@@ -954,7 +985,7 @@ def parse(s: str) -> Node:
         return money
     if all(t.kind == "text" for t in toks):
         return Text(" ".join(_norm_text(t.text) for t in toks))
-    return Parser(s, toks).parse()
+    return Parser(s, toks, reference).parse()
 
 
 def _thousands(toks: list[Tok]) -> Node | None:
