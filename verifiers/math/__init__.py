@@ -60,6 +60,7 @@ from verifiers.math.extract import (
 )
 from verifiers.math.nodes import Node
 from verifiers.math.parse import MAX_INPUT_CHARS, AmbiguousAnswer, ParseError, parse
+from verifiers.math.repair import repair
 from verifiers.tags import THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
@@ -120,7 +121,7 @@ class Reference:
 # threads, and it makes a GRPO group (many completions, one reference) parse its reference once.
 @lru_cache(maxsize=4096)
 def _reference(raw: str) -> Reference:
-    text = reference_answer(raw)
+    text = reference_answer(repair(raw))
     if not text:
         return Reference(text, None, None, "empty reference")
     letter = reference_mc_letter(text)
@@ -312,6 +313,7 @@ def _judge(
 ) -> Verdict:
     assert ref.node is not None
     ref_node = ref.node
+    answer = repair(answer)
     rounding = _rounding_allowed(opts, ref.text, answer, prompt)
     answer = _LEADING_APPROX_RE.sub("", answer)
     ans_node, err = _parse_any(answer)

@@ -59,8 +59,13 @@ _EXACT_REL_TOL = 1e-10
 _NOISE_ABS = 1e-13  # times the size of intermediate terms: cancellation noise of doubles
 _MAX_PM_VARIANTS = 8
 
+# The left side of an assignment, a label: `x`, `a_1`, `m_{\\max }`, `f(x)`, `u(1)`, a segment or point name
+# `AB`, a tuple of names `(x, y, z)`, or a colon label (`Max: 10`, rewritten as `\\ahalabel{max}`).
+_NAME = r"(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[\w\\ ]+\}?|_\w)?"
 _ASSIGN_LHS_RE = re.compile(
-    r"(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[\w\\]+\}?)?(?:\s*\(\s*[A-Za-z](?:\s*,\s*[A-Za-z])*\s*\))?"
+    rf"{_NAME}(?:\s*(?:\\left)?\(\s*(?:[A-Za-z]|-?\d+)(?:\s*,\s*(?:[A-Za-z]|-?\d+))*\s*(?:\\right)?\))?"
+    rf"|[A-Z]{{2,3}}|\\ahalabel\{{[a-z]+\}}"
+    rf"|(?:\\left)?\(\s*{_NAME}(?:\s*,\s*{_NAME})+\s*(?:\\right)?\)"
 )
 
 
@@ -415,11 +420,31 @@ def _is_assignment(rel: Rel) -> bool:
     return len(rel.ops) == 1 and rel.ops[0] in ("=", "in") and bool(_ASSIGN_LHS_RE.fullmatch(rel.lhs_text))
 
 
-def _value_of(node: Node) -> Node:
-    """`x = 3` -> `3` (an assignment's value); anything else unchanged."""
-    if isinstance(node, Rel) and _is_assignment(node):
+def _value_of(node: Node, ctx: Ctx | None = None) -> Node:
+    """`x = 3` -> `3` (an assignment's value), and with a context the value of a chain: `x = y = \\frac{1}{3}`
+    (labels, then the value) and `x = 2 + 3 = 5` (steps that all equal the last one); anything else unchanged."""
+    if not isinstance(node, Rel):
+        return node
+    if _is_assignment(node):
         return node.args[1]
-    return node
+    chain = _chain_value(node, ctx) if ctx is not None else None
+    return node if chain is None else chain
+
+
+def _chain_value(rel: Rel, ctx: Ctx) -> Node | None:
+    """The value of a chain `L = L2 = ... = E1 = ... = En` whose first side is a label, whose next sides are
+    names, and whose expressions all equal the last (a chain with a wrong step, `x = 4 = 5`, has no value)."""
+    if len(rel.ops) < 2 or any(op != "=" for op in rel.ops) or not _ASSIGN_LHS_RE.fullmatch(rel.lhs_text):
+        return None
+    k = 1
+    while k < len(rel.args) - 1 and isinstance(rel.args[k], Sym):
+        k += 1
+    steps, last = rel.args[k:-1], rel.args[-1]
+    if any(isinstance(n, Sym) for step in steps for n in walk(step)) and free_symbols(last) == frozenset():
+        return None  # `x = y + 1 = 5`: a name in a step means an equation, not a computation
+    if all(equivalent(step, last, ctx) for step in steps):
+        return last
+    return None
 
 
 _FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
@@ -447,8 +472,8 @@ def _rel_equiv(ref: Node, ans: Node, ctx: Ctx) -> bool:
         return False
     rel, other = (ref, ans) if isinstance(ref, Rel) else (ans, ref)
     assert isinstance(rel, Rel)
-    if _is_assignment(rel):
-        value = rel.args[1]
+    value = _value_of(rel, ctx)
+    if value is not rel:
         return equivalent(value, other, ctx) if rel is ref else equivalent(other, value, ctx)
     if all(op in _INEQ for op in rel.ops) and _is_collection(other):
         return _collection_equiv(ref, ans, ctx)
@@ -719,7 +744,7 @@ def _collection_equiv(ref: Node, ans: Node, ctx: Ctx) -> bool:
 def _ordered_equal(xs: tuple[Node, ...], ys: tuple[Node, ...], ctx: Ctx) -> bool:
     if len(xs) != len(ys):
         return False
-    return all(equivalent(_value_of(x), _value_of(y), ctx) for x, y in zip(xs, ys, strict=True))
+    return all(equivalent(_value_of(x, ctx), _value_of(y, ctx), ctx) for x, y in zip(xs, ys, strict=True))
 
 
 def _dedupe(xs: tuple[Node, ...]) -> list[Node]:
@@ -733,8 +758,8 @@ def _dedupe(xs: tuple[Node, ...]) -> list[Node]:
 def _unordered_equal(xs: tuple[Node, ...], ys: tuple[Node, ...], ctx: Ctx) -> bool:
     # Assignments in a list of solutions ("x = 1, y = 2") are matched whole when both sides are relations.
     if not (xs and ys and all(isinstance(x, Rel) for x in xs + ys)):
-        xs = tuple(_value_of(x) for x in xs)
-        ys = tuple(_value_of(y) for y in ys)
+        xs = tuple(_value_of(x, ctx) for x in xs)
+        ys = tuple(_value_of(y, ctx) for y in ys)
     left, right = _dedupe(xs), _dedupe(ys)
     if len(left) != len(right):
         return False

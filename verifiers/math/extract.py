@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from verifiers.math.repair import repair
 from verifiers.tags import ANSWER_TAGS, THINK_TAGS
 
 TAIL_CHARS = 4000  # the non-boxed patterns ("the answer is ...", bold) are searched in this tail only
@@ -167,7 +168,9 @@ def _strip_math(s: str) -> str:
 
 
 def clean_answer(s: str) -> str:
-    """Strip delimiters and trailing punctuation that never change the value."""
+    """Repair escape and scraping damage, then strip delimiters and trailing punctuation that never change the
+    value (a form feed that was the `\\f` of `\\frac` must be repaired before it is stripped as space)."""
+    s = repair(s)
     for _ in range(2):
         s = s.strip()
         while s and s[-1] in ".;,":

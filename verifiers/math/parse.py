@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from verifiers.math.surface import LABEL_CMD, rewrite
 from verifiers.math.nodes import (
     Add,
     Const,
@@ -420,6 +421,10 @@ def _command(s: str, i: int, j: int, name: str, base: int, out: list[Tok], depth
             k = _skip_ws(s, k + 1)
             nargs -= 1
         return k if nargs < (1 if canon == "sqrt" else 2) else j
+    if name == LABEL_CMD:
+        inner, end = _read_braced(s, _skip_ws(s, j))
+        out.append(Tok("id", f"label:{inner.strip()}", base + i, space))
+        return end
     if name == "not":
         raise ParseError("negated relation")
     out.append(Tok("cmd", name, base + i, space))
@@ -972,6 +977,11 @@ def parse(s: str, reference: bool = False) -> Node:
         raise ParseError("answer too long")
     # LaTeX thousands separators: 1{,}000 and 1\,000.
     s = THIN_THOUSANDS_RE.sub(r"\1", s)
+    s = rewrite(s)
+    if ":" in s:
+        ratio = _ratio(s, reference)
+        if ratio is not None:
+            return ratio
     if THOUSANDS_RE.fullmatch(s):
         return _num(s.replace(",", ""))
     text = _as_text_answer(s)
@@ -986,6 +996,23 @@ def parse(s: str, reference: bool = False) -> Node:
     if all(t.kind == "text" for t in toks):
         return Text(" ".join(_norm_text(t.text) for t in toks))
     return Parser(s, toks, reference).parse()
+
+
+_RATIO_SIDE_RE = re.compile(r"[\d\s.+\-*/^(){}\\a-z]*")
+
+
+def _ratio(s: str, reference: bool) -> Node | None:
+    """`10:3` (two numbers, no variable, one colon) is the ratio 10/3; anything else is left to the parser."""
+    left, sep, right = s.partition(":")
+    if not sep or ":" in right or not (_RATIO_SIDE_RE.fullmatch(left) and _RATIO_SIDE_RE.fullmatch(right)):
+        return None
+    try:
+        a, b = parse(left, reference), parse(right, reference)
+    except ParseError:
+        return None
+    if any(isinstance(n, Sym | Rel | Seq | SetOp | Text) for side in (a, b) for n in walk(side)):
+        return None
+    return Div(a, b)
 
 
 def _thousands(toks: list[Tok]) -> Node | None:

@@ -1,0 +1,47 @@
+"""Surface rewrites of an answer string before it is tokenized: ways of writing a value that the grammar does
+not need to know about.
+
+- ordinals: `7^{\\text{th}}`, `7\\text{th}`, `7th` are 7;
+- percent words: `28 percent`, `28 pct`, `28\\text{ percent}` are `28\\%`;
+- thousands separated by spaces or `,\\!`: `12 345`, `12,\\!345` (the whole answer only: `1 2` stays two numbers);
+- labels with a colon at the start of an item: `Max: 10, Min: 2` is read as the assignments `max = 10, min = 2`
+  (the label is kept, so `Max: 2, Min: 10` is still not `Max: 10, Min: 2`).
+
+All regexes are linear and anchored; an answer without any of these forms comes back unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+
+LABEL_CMD = "ahalabel"  # `\ahalabel{max}`: an item label, parsed as a symbol named after it
+
+_ORDINAL_RE = re.compile(
+    r"(\d)\s*(?:\^\s*\{?\s*(?:\\text(?:rm)?\{\s*)?(?:st|nd|rd|th)\s*\}?\s*\}?|\\text(?:rm)?\{\s*(?:st|nd|rd|th)\s*\}|"
+    r"(?:st|nd|rd|th)(?![A-Za-z]))"
+)
+_PERCENT_WORD_RE = re.compile(r"(\d)\s*(?:\\text(?:rm)?\{\s*)?(?:percent|per\s?cent|pct)\.?(?:\s*\})?(?![A-Za-z])")
+_SPACE_THOUSANDS_RE = re.compile(r"-?\d{1,3}(?:(?: |,\\!|\\!,)\d{3})+(?:\.\d+)?")
+# A label: one or more words and a colon, at the start or after a top-level comma or semicolon; in `\text{}` or
+# bare. Never a colon between numbers (`10:3` is a ratio).
+_LABEL_RE = re.compile(
+    r"(^|[,;]\s*)(?:\\text(?:bf|rm)?\{\s*([A-Za-z][A-Za-z ]{0,24}?)\s*:\s*\}|([A-Za-z][A-Za-z ]{0,24}?)\s*:)(?!=)"
+)
+
+
+def _label(m: re.Match[str]) -> str:
+    name = (m.group(2) or m.group(3) or "").lower().replace(" ", "")
+    return f"{m.group(1)}\\{LABEL_CMD}{{{name}}}="
+
+
+def rewrite(s: str) -> str:
+    """`s` with ordinals, percent words, space-separated thousands and item labels rewritten (see the module)."""
+    if _SPACE_THOUSANDS_RE.fullmatch(s):
+        return s.replace(" ", "").replace(",\\!", "").replace("\\!,", "")
+    if "th" in s or "st" in s or "nd" in s or "rd" in s:
+        s = _ORDINAL_RE.sub(r"\1", s)
+    if "p" in s:
+        s = _PERCENT_WORD_RE.sub(r"\1\\%", s)
+    if ":" in s:
+        s = _LABEL_RE.sub(_label, s)
+    return s
