@@ -130,7 +130,6 @@ SHADOWS = {
     "max": ("def max(*a):\n    return 0\n", "assert max(abs(add(x, 0) - x) for x in [1, 2]) == 0\n"),
     "map": ("def map(*a):\n    return []\n", "for r, e in map(lambda x: (add(x, 0), x), [1]):\n    assert r == e\n"),
     "print": ("def print(*a):\n    raise SystemExit(0)\n", "print(add(1, 1))\nassert add(1, 1) == 2\n"),
-    "math": ("class math:\n    isclose = staticmethod(lambda *a, **k: True)\n", "assert math.isclose(add(1, 1), 2)\n"),
 }
 WRONG_TYPED_ADD = "def add(a, b):\n    return 'wrong'\n"
 
@@ -150,6 +149,16 @@ def test_all_shadows_at_once() -> None:
     assert_no_reward(shadows + WRONG_TYPED_ADD, ref)
     v = verify(shadows + "def add(a, b):\n    return a + b\n", ref)
     assert v.status == Status.CORRECT, v.details
+
+
+def test_a_fake_standard_module_is_never_the_tests() -> None:
+    # MBPP's asserts use `math` without importing it: the test gets the runner's own math, never the program's
+    # object, even one that calls itself "math".
+    ref = {"language": "python", "tests": [{"code": "assert math.isclose(add(1, 1), 2)\n"}]}
+    fake = "import types\nmath = types.ModuleType('math')\nmath.isclose = lambda *a, **k: True\n"
+    assert_no_reward(fake + WRONG_ADD, ref)
+    assert_no_reward("import math\nmath.isclose = lambda *a, **k: True\n" + WRONG_ADD, ref)
+    assert verify("import math\ndef add(a, b):\n    return a + b\n", ref).status == Status.CORRECT
 
 
 def test_the_tests_own_helpers_are_the_tests() -> None:

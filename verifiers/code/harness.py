@@ -149,6 +149,7 @@ def worker_main(req_fd, resp_fd):
         wf.write(data + b"\n")
 
     ns = {"__name__": "solution", "__builtins__": builtins}
+    setup_ns = {}
     for path in (SETUP, PROGRAM):
         try:
             with open(path, encoding="utf-8") as fh:
@@ -165,19 +166,26 @@ def worker_main(req_fd, resp_fd):
         except BaseException as exc:  # noqa: B036 - sys.exit() while loading is a failure, not an exit
             send({"load_err": type(exc).__name__, "msg": _text(exc)})
             return
+        if path == SETUP:
+            setup_ns = dict(ns)
     send({"ready": True})
+    # What the program defined (or redefined) over the setup: the only names it offers the test. The runner picks
+    # from them, so nothing of the test code (not even the names it uses) comes here.
+    own = [k for k, v in ns.items() if k[:2] != "__" and setup_ns.get(k, ns) is not v]
     handles = _Handles()
     for line in rf:
         try:
-            send(_serve(loads(line), ns, handles))
+            send(_serve(loads(line), ns, handles, own))
         except BaseException as exc:  # noqa: B036 - a SystemExit inside the function fails that call
             send({"err": type(exc).__name__, "msg": _text(exc)})
 
 
-def _serve(req, ns, handles):
+def _serve(req, ns, handles, own):
     op = req["op"]
     if op == "names":
-        return {"names": _describe(ns, req["names"], handles)}
+        return {"names": _describe(ns, own)}
+    if op == "get":
+        return _reply(ns[req["fn"]], handles, as_handles=True)
     if op == "attr":
         value = getattr(handles.get(req["h"]), req["fn"])
         if callable(value) and not isinstance(value, type):
@@ -247,20 +255,19 @@ def _resolve(ns, name):
     return _global(ns, name)
 
 
-def _describe(ns, names, handles):
-    """What each of `names` is in the program: a function, a class, data (encoded), or an object (a handle)."""
+def _describe(ns, names):
+    """What each of `names` is in the program: a class, a function, or a value (sent only when asked for)."""
     out = {}
     for name in names:
-        if type(name) is not str or name not in ns:
-            continue
-        obj = ns[name]
+        obj = ns.get(name)
         if isinstance(obj, type):
-            out[name] = ["class"]
+            out[name] = "class"
         elif callable(obj):
-            out[name] = ["func"]
-        elif type(obj).__name__ != "module":
-            reply = _reply(obj, handles, as_handles=True)
-            out[name] = ["value", reply["ok"], reply.get("o", [])]
+            out[name] = "func"
+        elif type(obj).__name__ == "module":
+            out[name] = f"module:{getattr(obj, '__name__', '')}"  # never imported as such (see STD_MODULES)
+        else:
+            out[name] = "value"
     return out
 
 
@@ -719,13 +726,17 @@ def _code_names(code, out):
     return out
 
 
-# Standard modules some datasets' asserts use without importing them (MBPP's `math.isclose`, which relied on the
-# program's own import): the test gets the runner's own import, by this fixed name, never the program's module
-# object and never a module the program names. Like builtins, a program cannot shadow them.
-STD_MODULES = frozenset(
-    ("math", "cmath", "re", "string", "collections", "itertools", "functools", "heapq", "bisect", "random")
-    + ("statistics", "operator", "fractions", "decimal", "copy", "json", "datetime", "typing", "sys")
-)
+# Modules some datasets' asserts use without importing them, relying on the program's import (MBPP's
+# `math.isclose`): when the program has imported one under that name, the test gets the runner's own import of the
+# module this table names, never the program's module object, and never a module the program names. A program
+# cannot bind these names to anything else for the test, as with builtins.
+STD_MODULES = {
+    name: name
+    for name in ("math", "cmath", "re", "string", "collections", "itertools", "functools", "heapq", "bisect")
+    + ("random", "statistics", "operator", "fractions", "decimal", "copy", "json", "datetime", "typing", "sys")
+    + ("numpy",)
+}
+STD_MODULES["np"] = "numpy"
 
 
 def build_globals(ctx, code, setup, fn_name):
@@ -738,30 +749,25 @@ def build_globals(ctx, code, setup, fn_name):
     used = _code_names(code, set())
     if setup is not None:  # a setup function may use a name only the program defines (as in the datasets)
         _code_names(setup, used)
-    wanted = []
-    for n in sorted(used):
-        if n in g or n == fn_name or n[:2] == "__" or hasattr(builtins, n):
-            continue
-        if n in STD_MODULES:
-            g[n] = __import__(n)
-        else:
-            wanted.append(n)
-    # Always asked, so the program is loaded (and must load) even when the test names nothing of it.
-    names = ctx.request({"op": "names", "names": wanted}).get("names")
+    wanted = [n for n in sorted(used) if n not in g and n != fn_name and n[:2] != "__" and not hasattr(builtins, n)]
+    # Always asked, so the program is loaded (and must load) even when the test names nothing of it. The program
+    # says what it offers; which of it the test uses never leaves this process.
+    names = ctx.request({"op": "names"}).get("names")
     if type(names) is not dict:
         names = {}
     for name in wanted:
-        desc = names.get(name)
-        if type(desc) is not list or not desc:
-            continue
-        if desc[0] == "func":
+        kind = names.get(name)
+        if name in STD_MODULES:
+            if kind == f"module:{STD_MODULES[name]}":
+                g[name] = __import__(STD_MODULES[name])
+        elif kind == "func":
             g[name] = _proxy(ctx, {"op": "call", "fn": name}, name)
-        elif desc[0] == "class":
+        elif kind == "class":
             g[name] = _proxy(ctx, {"op": "new", "fn": name}, name)
-        elif desc[0] == "value" and len(desc) == 3:
+        elif kind == "value":
             try:
-                g[name] = ctx.result({"ok": desc[1], "o": desc[2]}, name)
-            except ProgramError:
+                g[name] = ctx.result(ctx.request({"op": "get", "fn": name}), name)
+            except Exception:  # the value cannot be had (an Abort, which ends the test, is no Exception)
                 continue
     if fn_name:
         g[fn_name] = _proxy(ctx, {"op": "call", "fn": fn_name, "how": "fn"}, fn_name)

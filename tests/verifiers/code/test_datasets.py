@@ -335,6 +335,17 @@ def test_function_call_results_of_those_kinds() -> None:
     assert fn("def f():\n    return 7 ** 20000", 7**20000) == ["accepted"]
 
 
+def test_mbpp_asserts_that_rely_on_the_programs_imports() -> None:
+    # MBPP's test_list uses math (and numpy as np in some evalplus tests) without importing it.
+    ref = _asserts("assert math.isclose(volume_sphere(10), 4188.790204786391, rel_tol=0.001)")
+    program = "import math\ndef volume_sphere(r):\n    return (4 / 3) * math.pi * r * r * r\n"
+    assert judge(program, ref)[1] == ["accepted"]
+    no_import = "def volume_sphere(r):\n    return (4 / 3) * 3.141592653589793 * r ** 3\n"
+    assert judge(no_import, ref)[1] == ["runtime_error"]  # NameError, as in the dataset's own harness
+    ref = _asserts("assert np.allclose(mean([1, 2, 3]), 2.0)")
+    assert judge("import numpy as np\ndef mean(xs):\n    return sum(xs) / len(xs)\n", ref)[1] == ["accepted"]
+
+
 def test_humaneval_with_its_prompt_as_setup() -> None:
     # HumanEval/38: the prompt defines encode_cyclic, which the test calls. With the prompt as the setup, a
     # program that redefines it earns nothing; the canonical solution (which never repeats it) passes.
