@@ -308,9 +308,7 @@ def _asks_rounded(prompt: Any) -> bool:
     return isinstance(prompt, str) and _ASKS_ROUNDED_RE.search(prompt[-2000:]) is not None
 
 
-def _judge(
-    ref: Reference, answer: str, opts: Options, budget: Budget, details: dict[str, Any], prompt: Any
-) -> Verdict:
+def _judge(ref: Reference, answer: str, opts: Options, budget: Budget, details: dict[str, Any], prompt: Any) -> Verdict:
     assert ref.node is not None
     ref_node = ref.node
     answer = repair(answer)

@@ -405,7 +405,47 @@ def _first_pm_child(node: Node) -> Node:
     return found[0]
 
 
+def _has_pm(node: Node) -> bool:
+    return any(isinstance(n, PlusMinus) for n in walk(node))
+
+
+def _pm_tuple(node: Seq) -> list[Node]:
+    """`(\\pm 1, 0)` -> the points (1, 0) and (-1, 0); a tuple with more than one ± is left whole (whether
+    its signs go together is not written down)."""
+    holders = [k for k, x in enumerate(node.items) if _has_pm(x)]
+    if len(holders) != 1 or sum(isinstance(n, PlusMinus) for n in walk(node.items[holders[0]])) != 1:
+        return [node]
+    k = holders[0]
+    variants = _pm_variants(node.items[k], 2)
+    return [Seq(node.open, node.close, node.items[:k] + (v,) + node.items[k + 1 :]) for v in variants]
+
+
+def _splice_pm(node: Seq) -> Seq:
+    """A set or list with ± items lists every value: `\\{2 \\pm \\sqrt{3}, 0\\}` is {2+√3, 2-√3, 0},
+    `(\\pm 1, 0), (0, 1)` is three points."""
+    items: list[Node] = []
+    for x in node.items:
+        if isinstance(x, Seq) and x.open in "([" and x.open:
+            items += _pm_tuple(x)
+        elif _is_scalar_pm(x):
+            items += _pm_variants(x, _MAX_PM_VARIANTS)
+        else:
+            items.append(x)
+    return Seq(node.open, node.close, tuple(items))
+
+
+def _is_scalar_pm(node: Node) -> bool:
+    return not any(isinstance(n, Seq | SetOp | Rel | Matrix | Text | EmptySet | Reals) for n in walk(node))
+
+
 def _expand_pm(node: Node) -> Node:
+    if isinstance(node, Seq) and _has_pm(node):
+        if node.open in ("{", ""):
+            return _splice_pm(node)
+        if node.open in "([":
+            points = _pm_tuple(node)
+            return points[0] if len(points) == 1 else Seq("", "", tuple(points))
+        return node
     if isinstance(node, Seq | Rel | SetOp | Matrix):
         return node
     if not any(isinstance(n, PlusMinus) for n in walk(node)):
@@ -467,15 +507,19 @@ def _rel_equiv(ref: Node, ans: Node, ctx: Ctx) -> bool:
                 return _inequality_equiv(ref, ans, ctx)
             return False
         # An assignment on one side and an equation on the other: `x = 3` vs `3 = x`.
-        if _is_assignment(ref) and _is_assignment(ans):
+        if _is_assignment(ref) and _is_assignment(ans) and ref.ops == ans.ops:
             return ref.lhs_text == ans.lhs_text and equivalent(ref.args[1], ans.args[1], ctx)
+        # `-1 \\le t \\le 1` vs `t \\in [-1, 1]`: the same set of values of the same variable.
+        ir2, ia2 = _rel_intervals(ref, ctx), _rel_intervals(ans, ctx)
+        if ir2 is not None and ia2 is not None and any(op != "=" for op in ref.ops + ans.ops):
+            return ir2[0] == ia2[0] and _intervals_equal(ir2[1], ia2[1], ctx)
         return False
     rel, other = (ref, ans) if isinstance(ref, Rel) else (ans, ref)
     assert isinstance(rel, Rel)
     value = _value_of(rel, ctx)
     if value is not rel:
         return equivalent(value, other, ctx) if rel is ref else equivalent(other, value, ctx)
-    if all(op in _INEQ for op in rel.ops) and _is_collection(other):
+    if _is_collection(other) and any(op in _INEQ or op == "!=" for op in rel.ops):
         return _collection_equiv(ref, ans, ctx)
     return False
 
@@ -599,7 +643,101 @@ def _is_collection(node: Node) -> bool:
     return isinstance(node, Seq | SetOp | EmptySet | Reals | PlusMinus)
 
 
-def _as_intervals(node: Node) -> list[Interval] | None:
+def _abs_intervals(rel: Rel, ctx: Ctx) -> tuple[str, list[Interval]] | None:
+    """`2 \\le |w| \\le 3` -> ("w", [-3, -2] ∪ [2, 3]); `|w| < 3` -> ("w", (-3, 3)); None otherwise."""
+    inner = [a for a in rel.args if free_symbols(a)]
+    if len(inner) != 1 or not (isinstance(inner[0], Func) and inner[0].name == "abs"):
+        return None
+    arg = inner[0].args[0]
+    if not isinstance(arg, Sym):
+        return None
+    iv = _ineq_interval(Rel(rel.ops, tuple(arg if a is inner[0] else a for a in rel.args), rel.lhs_text))
+    if iv is None:
+        return None
+    name, i = iv
+    lo = _real_value(i.lo, ctx)
+    if lo is None or _inf_sign(i.hi) < 0:
+        return None
+    if lo < 0 or (lo == 0 and i.lo_closed):
+        return name, [Interval(Neg(i.hi), i.hi, i.hi_closed, i.hi_closed)]  # |w| < 3
+    # a <= |w| <= b with a >= 0: both sides of 0 (0 < |w| < 3 leaves 0 out)
+    return name, [Interval(Neg(i.hi), Neg(i.lo), i.hi_closed, i.lo_closed), i]
+
+
+def _rel_intervals(rel: Node, ctx: Ctx) -> tuple[str, list[Interval]] | None:
+    """The values of one variable a relation allows: `x > 3`, `1 \\le x < 2`, `2 \\le |w| \\le 3`, `x \\ne 1`,
+    `x = 4`, `x \\in S`, as (variable, intervals); None when it is not such a relation."""
+    if not isinstance(rel, Rel):
+        return None
+    if rel.ops and all(op in _INEQ for op in rel.ops):
+        iv = _ineq_interval(rel)
+        return (iv[0], [iv[1]]) if iv is not None else _abs_intervals(rel, ctx)
+    if len(rel.ops) != 1 or not isinstance(rel.args[0], Sym) or free_symbols(rel.args[1]):
+        return None
+    var, c, op = rel.args[0].name, rel.args[1], rel.ops[0]
+    if op == "=" and _is_scalar(c):
+        return var, [Interval(c, c, True, True)]
+    if op == "!=" and _is_scalar(c):
+        return var, [Interval(_NEG_INF, c, False, False), Interval(c, _POS_INF, False, False)]
+    if op == "in":
+        sub = _as_intervals(c, ctx)
+        return None if sub is None else (var, sub)
+    return None
+
+
+def _intersect(xs: list[Interval], ys: list[Interval], ctx: Ctx) -> list[Interval] | None:
+    """The intersection of two unions of intervals with known real endpoints (None when one is not known)."""
+    out: list[Interval] = []
+    for x in xs:
+        for y in ys:
+            vals = [_real_value(e, ctx) for e in (x.lo, x.hi, y.lo, y.hi)]
+            if any(v is None for v in vals):
+                return None
+            xl, xh, yl, yh = vals  # type: ignore[misc]
+            # the larger lower end and the smaller upper end; at a shared end, closed only if both are
+            if xl != yl:
+                lo, lo_c = (x.lo, x.lo_closed) if xl > yl else (y.lo, y.lo_closed)  # type: ignore[operator]
+            else:
+                lo, lo_c = x.lo, x.lo_closed and y.lo_closed
+            if xh != yh:
+                hi, hi_c = (x.hi, x.hi_closed) if xh < yh else (y.hi, y.hi_closed)  # type: ignore[operator]
+            else:
+                hi, hi_c = x.hi, x.hi_closed and y.hi_closed
+            lv, hv = max(xl, yl), min(xh, yh)  # type: ignore[type-var]
+            if lv < hv or (lv == hv and lo_c and hi_c):
+                out.append(Interval(lo, hi, lo_c, hi_c))
+    return out
+
+
+def _minus_points(xs: list[Interval], points: list[Interval], ctx: Ctx) -> list[Interval] | None:
+    """`[0, \\infty) \\setminus \\{1\\}` -> [0, 1) ∪ (1, \\infty): removes single points from intervals."""
+    out = list(xs)
+    for p in points:
+        if p.lo is not p.hi and p.lo != p.hi:
+            return None
+        pv = _real_value(p.lo, ctx)
+        if pv is None:
+            return None
+        nxt: list[Interval] = []
+        for iv in out:
+            lo, hi = _real_value(iv.lo, ctx), _real_value(iv.hi, ctx)
+            if lo is None or hi is None:
+                return None
+            if lo < pv < hi:
+                nxt += [Interval(iv.lo, p.lo, iv.lo_closed, False), Interval(p.lo, iv.hi, False, iv.hi_closed)]
+            elif pv == lo == hi:
+                continue
+            elif pv == lo:
+                nxt.append(Interval(iv.lo, iv.hi, False, iv.hi_closed))
+            elif pv == hi:
+                nxt.append(Interval(iv.lo, iv.hi, iv.lo_closed, False))
+            else:
+                nxt.append(iv)
+        out = nxt
+    return out
+
+
+def _as_intervals(node: Node, ctx: Ctx) -> list[Interval] | None:
     if isinstance(node, Reals):
         return [Interval(_NEG_INF, _POS_INF, False, False)]
     if isinstance(node, EmptySet):
@@ -612,25 +750,39 @@ def _as_intervals(node: Node) -> list[Interval] | None:
         if node.open == "{":
             return [Interval(x, x, True, True) for x in node.items] if all(map(_is_scalar, node.items)) else None
         if node.open == "" and all(isinstance(x, Rel) for x in node.items):
+            # `x < 2 or x = 4` (written with "or", which reads as a list): the union, of one variable; when the
+            # parts overlap, the list may as well have meant "and", so it means nothing sure
             out: list[Interval] = []
+            names = set()
             for x in node.items:
-                iv = _ineq_interval(x)  # type: ignore[arg-type]
-                if iv is None:
+                got = _rel_intervals(x, ctx)
+                if got is None:
                     return None
-                out.append(iv[1])
+                names.add(got[0])
+                out += got[1]
+            if len(names) != 1 or len(_merge(out, ctx)) != len(out):
+                return None
             return out
         return None
     if isinstance(node, Rel):
-        iv = _ineq_interval(node)
-        return None if iv is None else [iv[1]]
-    if isinstance(node, SetOp) and node.op == "union":
-        out = []
-        for part in node.args:
-            sub = _as_intervals(part)
-            if sub is None:
+        got = _rel_intervals(node, ctx)
+        return None if got is None else got[1]
+    if isinstance(node, SetOp) and node.args:
+        parts = [_as_intervals(part, ctx) for part in node.args]
+        if any(p is None for p in parts):
+            return None
+        acc: list[Interval] | None = parts[0]
+        for p in parts[1:]:
+            assert acc is not None and p is not None
+            if node.op == "union":
+                acc = acc + p
+            elif node.op == "inter":
+                acc = _intersect(acc, p, ctx)
+            else:
+                acc = _minus_points(acc, p, ctx)
+            if acc is None:
                 return None
-            out += sub
-        return out
+        return acc
     return None
 
 
@@ -694,12 +846,13 @@ def _kind(node: Node) -> str:
     if isinstance(node, Reals | SetOp):
         return "intervals"
     if isinstance(node, Rel):
-        return "intervals" if all(op in _INEQ for op in node.ops) else "scalar"
+        return "intervals" if all(op in _INEQ for op in node.ops) or node.ops == ("!=",) else "scalar"
     if isinstance(node, Seq):
         if node.open == "{":
             return "set"
         if node.open == "":
-            if node.items and all(isinstance(x, Rel) and all(o in _INEQ for o in x.ops) for x in node.items):
+            rels = node.items and all(isinstance(x, Rel) for x in node.items)
+            if rels and any(o in _INEQ or o == "!=" for x in node.items for o in x.ops):  # type: ignore[union-attr]
                 return "intervals"
             return "list"
         if node.open + node.close in ("()", "[]") and len(node.items) != 2:
@@ -723,7 +876,7 @@ def _collection_equiv(ref: Node, ans: Node, ctx: Ctx) -> bool:
     if "intervals" in (kr, ka):
         other = ka if kr == "intervals" else kr
         if other in ("intervals", "pair", "set"):
-            ir, ia = _as_intervals(ref), _as_intervals(ans)
+            ir, ia = _as_intervals(ref, ctx), _as_intervals(ans, ctx)
             if ir is None or ia is None:
                 return False
             return _intervals_equal(ir, ia, ctx)

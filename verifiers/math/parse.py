@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from verifiers.math.surface import LABEL_CMD, rewrite
 from verifiers.math.nodes import (
     Add,
     Const,
@@ -36,6 +35,7 @@ from verifiers.math.nodes import (
     Text,
     walk,
 )
+from verifiers.math.surface import LABEL_CMD, rewrite
 
 MAX_INPUT_CHARS = 2000
 MAX_DEPTH = 60
@@ -978,6 +978,10 @@ def parse(s: str, reference: bool = False) -> Node:
     # LaTeX thousands separators: 1{,}000 and 1\,000.
     s = THIN_THOUSANDS_RE.sub(r"\1", s)
     s = rewrite(s)
+    if "\\{" in s:
+        builder = _set_builder(s, reference)
+        if builder is not None:
+            return builder
     if ":" in s:
         ratio = _ratio(s, reference)
         if ratio is not None:
@@ -998,7 +1002,47 @@ def parse(s: str, reference: bool = False) -> Node:
     return Parser(s, toks, reference).parse()
 
 
-_RATIO_SIDE_RE = re.compile(r"[\d\s.+\-*/^(){}\\a-z]*")
+_SET_BUILDER_RE = re.compile(
+    r"\s*(?:\\left)?\\\{\s*([A-Za-z])\s*(?:\\mid|\\vert|\\middle\||\||:)(.*?)(?:\\right)?\\\}"
+    r"(?:\s*\\setminus\s*(\\\{[^{}]*\\\}))?\s*"
+)
+_OR_RE = re.compile(r"\\text\{\s*or\s*\}|\\lor|\bor\b")
+_AND_RE = re.compile(r"\\text\{\s*and\s*\}|\\land|\band\b|,")
+
+
+def _set_builder(s: str, reference: bool) -> Node | None:
+    """`\\{x \\mid -3 < x \\le 5\\}` is the set its condition describes, here the interval (-3, 5]: the
+    condition's parts joined by "and" (or a comma) intersect, by "or" unite, and `\\setminus \\{1\\}` removes
+    points. Every part must be a relation in the bound variable alone (`\\{x | x = 3k, k \\in Z\\}` is not)."""
+    m = _SET_BUILDER_RE.fullmatch(s)
+    if m is None:
+        return None
+    var, cond, minus = m.group(1), m.group(2), m.group(3)
+    groups: list[Node] = []
+    for alternative in _OR_RE.split(cond):
+        parts: list[Node] = []
+        for text in _AND_RE.split(alternative):
+            try:
+                node = parse(text, reference)
+            except ParseError:
+                return None
+            syms = {n.name for n in walk(node) if isinstance(n, Sym)}
+            if not isinstance(node, Rel) or syms != {var}:
+                return None
+            parts.append(node)
+        groups.append(parts[0] if len(parts) == 1 else SetOp("inter", tuple(parts)))
+    node = groups[0] if len(groups) == 1 else SetOp("union", tuple(groups))
+    if minus is not None:
+        try:
+            node = SetOp("minus", (node, parse(minus, reference)))
+        except ParseError:
+            return None
+    return node
+
+
+_RATIO_ROOT = r"\\sqrt\{\d+\}|\\sqrt\d"
+_RATIO_SIDE_RE = re.compile(rf"\s*(?:[\d.]+|\\d?frac\{{\d+\}}\{{\d+\}}|{_RATIO_ROOT})(?:\s*(?:{_RATIO_ROOT}))?\s*")
+_CLOCK_RE = re.compile(r"\s*\d{1,2}\s*:\s*\d\d\s*")
 
 
 def _ratio(s: str, reference: bool) -> Node | None:
@@ -1006,6 +1050,8 @@ def _ratio(s: str, reference: bool) -> Node | None:
     left, sep, right = s.partition(":")
     if not sep or ":" in right or not (_RATIO_SIDE_RE.fullmatch(left) and _RATIO_SIDE_RE.fullmatch(right)):
         return None
+    if _CLOCK_RE.fullmatch(s):
+        return None  # `4:30` reads as a time of day as much as a ratio: never 4/30
     try:
         a, b = parse(left, reference), parse(right, reference)
     except ParseError:
