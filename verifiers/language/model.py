@@ -75,6 +75,44 @@ class LangId:
     def __init__(self, ft: Any, path: Path) -> None:
         self._ft = ft
         self.path = path
+        try:  # numpy inference of the same model (see `lid`); fastText's own predict when numpy is missing
+            from verifiers.language.lid import Lid
+
+            self.lid: Any = Lid(path)
+        except Exception:  # ImportError, or a model file the numpy reader does not understand
+            self.lid = None
+
+    def ranked(
+        self, texts: list[str], allowed: list[tuple[str, ...] | None], k: int = 5
+    ) -> list[list[tuple[str, float]]]:
+        """The `k` most likely languages of each text with their probabilities, inside `allowed[i]` when given."""
+        out: list[list[tuple[str, float]]] = []
+        if self.lid is not None:
+            import numpy as np
+
+            logp = self.lid.logprobs([t.split() for t in texts])
+            labels = self.lid.labels
+            for row, ok in zip(logp, allowed, strict=True):
+                if ok is not None:
+                    idx = [labels.index(lang) for lang in ok if lang in labels]
+                    order = sorted(idx, key=lambda i: -row[i])[:k]
+                else:
+                    order = np.argsort(-row)[:k].tolist()
+                # Every label after the top k, so that a caller can read any language's probability.
+                top = [(labels[i], float(np.exp(row[i]))) for i in order]
+                seen = {labels[i] for i in order}
+                out.append(top + [(la, float(np.exp(p))) for la, p in zip(labels, row, strict=True) if la not in seen])
+            return out
+        for text, ok in zip(texts, allowed, strict=True):
+            line = text.replace("\n", " ").encode("utf-8", "replace").decode("utf-8") + "\n"
+            pairs = [
+                (lab.removeprefix(_LABEL_PREFIX), p)
+                for p, lab in self._ft.predict(line, 176 if ok else k, 0.0, "replace")
+            ]
+            if ok is not None:
+                pairs = [x for x in pairs if x[0] in ok] or [(ok[0], 0.0)]
+            out.append(pairs[:k])
+        return out
 
     def predict(self, texts: list[str], allowed: list[tuple[str, ...] | None]) -> list[str]:
         """The most likely language (ISO code) of each text (one line each, newlines are ignored).

@@ -39,6 +39,7 @@ acronyms and names far more often than a switch of language.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -136,30 +137,89 @@ _TEXT_COMMAND_HINT_RE = re.compile(r"\\(?:text|mbox|hbox|emph|mathrm)")
 _SHORT_ASCII_WORD_RE = re.compile(r"(?<![A-Za-z])[A-Za-z]{1,2}(?![A-Za-z])")
 
 
-def _math_residue(match: re.Match[str]) -> str:
-    """What of a math span carries language: the arguments of text commands and the runs of non-Latin letters."""
-    span = match.group()
-    if span.isascii() and not (
-        "\\text" in span or "\\mathrm" in span or "\\mbox" in span or "\\hbox" in span or "\\emph" in span
-    ):
-        return " "  # the common case (`in` beats a regex search on a short span)
+# In math and code a LaTeX command name carries no language (its arguments may), and spacing commands are spaces.
+_COMMAND_RE = re.compile(r"\\(?:begin|end)\s*\{[^{}]*\}|\\[A-Za-z]+\*?|\\[,;:! ]|[{}~]")
+# What breaks a run of words inside math or code: anything but letters, marks, spaces and apostrophes.
+_RUN_BREAK_RE = re.compile(r"[^\w\s']|[\d_]")
+# Keywords and built-ins of common languages: in code they are syntax, not English (a prose line needs other words).
+_CODE_WORDS = frozenset(
+    "for in range import from return def class print if else elif while int float double const let var function "
+    "public static void main true false none null self this new and or not is as with lambda yield try except "
+    "finally raise len sum max min abs list dict set str include using namespace std cout cin endl printf scanf "
+    "long char bool auto string vector end then local begin elif assert break continue pass global del case switch "
+    "default struct enum typedef unsigned signed sizeof template typename private protected fn mut pub impl use mod "
+    "math numpy sympy np sp torch java util system out println args numbers values value result results".split()
+)
+
+
+def _prose_runs(span: str, min_content: int, stop: frozenset[str]) -> list[str]:
+    """The runs of words of a math or code span that are prose: at least `min_content` words of three or more
+    letters that are not formula or code words ("We add two and three" in `$…$`), or any letter of a script other
+    than Latin and Greek (`$中文$`). A formula's `x`, `\\sin`, `dx` and a code line's `for k in range` are not."""
     kept: list[str] = []
-    for command, argument, foreign in _MATH_KEEP_RE.findall(span):
-        if not command:
-            kept.append(foreign)
-        elif command != "mathrm" or " " in argument.strip() or not argument.isascii():
-            # `\mathrm{Var}`, `\mathrm{kg}`: one upright word in math is an operator or a unit name, not prose.
-            kept.append(_SHORT_ASCII_WORD_RE.sub(" ", argument))
+    for run in _RUN_BREAK_RE.split(_COMMAND_RE.sub(" ", span)):
+        tokens = run.split()
+        if not tokens:
+            continue
+        if _FOREIGN_RE.search(run):
+            kept.append(run if _prose_count(tokens, stop) >= min_content else " ".join(_FOREIGN_RE.findall(run)))
+        elif _prose_count(tokens, stop) >= min_content:
+            kept.append(run)
+    return kept
+
+
+def _prose_count(tokens: list[str], stop: frozenset[str]) -> int:
+    return sum(1 for t in tokens if len(t) >= 3 and t.lower() not in stop)
+
+
+def _math_residue(match: re.Match[str]) -> str:
+    """What of a math span carries language: runs of prose (text commands included) and non-Latin letters."""
+    kept = _prose_runs(match.group(), 2, _MATH_WORDS)
     return f" {' '.join(kept)} " if kept else " "
 
 
-def _foreign_residue(match: re.Match[str]) -> str:
-    """What of a code span, a tag or a special token carries language: its runs of non-Latin letters."""
+def _code_residue(match: re.Match[str]) -> str:
+    """What of a code span carries language: its prose lines, comments and strings, and non-Latin letters."""
+    kept = _prose_runs(match.group(), 3, _CODE_WORDS)
+    return f" {' '.join(kept)} " if kept else " "
+
+
+def _url_residue(match: re.Match[str]) -> str:
+    """What of a URL carries language: a path of four or more words ("we-add-two-and-three") or non-Latin letters;
+    a host and a short slug are names."""
     span = match.group()
-    if span.isascii():
-        return " "
+    words = _URL_SPLIT_RE.sub(" ", span).split()
+    if _prose_count(words, _URL_WORDS) >= 4:
+        return f" {' '.join(words)} "
     kept = _FOREIGN_RE.findall(span)
     return f" {' '.join(kept)} " if kept else " "
+
+
+_URL_SPLIT_RE = re.compile(r"[^\w']|[\d_]")
+_URL_WORDS = frozenset("http https ftp file www com org net edu gov html htm php index wiki".split())
+
+
+def _class_of(predicate: Callable[[str], bool]) -> str:
+    """A regex set body of the code points (below U+30000) for which `predicate` holds, as ranges."""
+    ranges: list[str] = []
+    start = -1
+    for code in range(0x30001):
+        inside = code < 0x30000 and predicate(chr(code))
+        if inside and start < 0:
+            start = code
+        elif not inside and start >= 0:
+            ranges.append(re.escape(chr(start)) + ("-" + re.escape(chr(code - 1)) if code - 1 > start else ""))
+            start = -1
+    return "".join(ranges)
+
+
+# Combining marks are part of the letter they follow (Devanagari vowel signs, Thai tone marks): `\w` lacks them.
+_MARKS = _class_of(lambda c: unicodedata.category(c).startswith("M"))
+# After the character table: what is neither a letter (with its marks), an apostrophe nor white space separates
+# words. Invisible characters (zero-width spaces, word joiners, the braille blank), emoji and symbols above the
+# BMP thereby become spaces, so the words a run is joined from are the words that are counted.
+_NON_WORD_RE = re.compile(rf"[^\w\s'{_MARKS}]|[\d_]")
+_NFKC = "NFKC"
 
 
 # The environments that hold math; any other (`itemize`, `proof`, `comment`) holds prose and only loses its
@@ -177,8 +237,8 @@ _MAIL_CHAR = rf"[0-9_.+{_LATIN}-]"
 # whole step far below fastText's own cost. Unterminated blocks (a truncated completion) run to the end. A pass
 # either replaces its match with a space (None: nothing in it can carry language) or with what of it does.
 _STRIP_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], str] | None], ...] = (
-    ("```", re.compile(r"```[\s\S]*?(?:```|\Z)"), _foreign_residue),
-    ("~~~", re.compile(r"~~~[\s\S]*?(?:~~~|\Z)"), _foreign_residue),
+    ("```", re.compile(r"```[\s\S]*?(?:```|\Z)"), _code_residue),
+    ("~~~", re.compile(r"~~~[\s\S]*?(?:~~~|\Z)"), _code_residue),
     ("$$", re.compile(r"\$\$[\s\S]*?(?:\$\$|\Z)"), _math_residue),
     ("\\[", re.compile(r"\\\[[\s\S]*?(?:\\\]|\Z)"), _math_residue),
     (
@@ -189,12 +249,12 @@ _STRIP_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], str] 
     # Inline delimiters stop at the line's end, so an unclosed one cannot rescan the line from every later start.
     ("\\(", re.compile(r"\\\(.*?(?:\\\)|$)", re.MULTILINE), _math_residue),
     ("$", re.compile(r"\$[^$\n]+\$"), _math_residue),
-    ("`", re.compile(r"`[^`\n]+`"), _foreign_residue),
-    ("://", re.compile(rf"(?:https?|ftp|file)://{_URL_CHAR}*"), None),
-    ("www.", re.compile(rf"www\.{_URL_CHAR}+"), None),
+    ("`", re.compile(r"`[^`\n]+`"), _code_residue),
+    ("://", re.compile(rf"(?:https?|ftp|file)://{_URL_CHAR}*"), _url_residue),
+    ("www.", re.compile(rf"www\.{_URL_CHAR}+"), _url_residue),
     # The lookbehind starts a match only at the start of a token, keeping a long token without "@" linear.
     ("@", re.compile(rf"(?<!{_MAIL_CHAR}){_MAIL_CHAR}+@[0-9{_LATIN}-]+\.[0-9.{_LATIN}-]+"), None),
-    ("<", re.compile(r"</?[A-Za-z][\w:.-]*(?:\s[^<>\n]{0,200})?/?>|<\|[^|\n]{0,64}\|>"), _foreign_residue),
+    ("<", re.compile(r"</?[A-Za-z][\w:.-]*(?:\s[^<>\n]{0,200})?/?>|<\|[^|\n]{0,64}\|>"), _code_residue),
     # A LaTeX command outside math (\textbf, \boxed) and the name of any environment; the words of arguments stay.
     # Only ASCII letters make a command name, so `\中` loses its backslash (a symbol), not its letter.
     ("\\", re.compile(r"\\(?:begin|end)\s*\{[A-Za-z]*\*?\}|\\[A-Za-z]+\*?"), None),
@@ -299,13 +359,15 @@ def response_text(completion: str, think: tuple[str, str]) -> str:
 def strip_non_language(text: str) -> str:
     """`text` without math, code, links, tags and LaTeX commands, with sentence ends turned into line breaks and
     digits, formula characters and punctuation into spaces (see the module docstring)."""
-    # An ASCII text without text commands has nothing to keep from any construct: every pass replaces its
-    # matches with a space in C, without a Python call per match (the common case for English).
-    plain = text.isascii() and not _TEXT_COMMAND_HINT_RE.search(text)
+    ascii_text = text.isascii()
+    if not ascii_text and not unicodedata.is_normalized(_NFKC, text):
+        # Mathematical alphanumerics (𝐅𝐢𝐫𝐬𝐭), fullwidth and compatibility letters are their plain letters.
+        text = unicodedata.normalize(_NFKC, text)
     for trigger, pattern, residue in _STRIP_PASSES:
         if trigger in text:
-            text = pattern.sub(" " if plain or residue is None else residue, text)
-    return text.translate(_CHAR_TABLE)
+            text = pattern.sub(" " if residue is None else residue, text)
+    text = text.translate(_CHAR_TABLE)
+    return text if ascii_text else _NON_WORD_RE.sub(" ", text)
 
 
 class Piece(NamedTuple):
@@ -362,16 +424,56 @@ def _is_symbolic(tokens: list[str]) -> bool:
     return all(len(t) == 1 or t.lower() in _MATH_WORDS for t in tokens)
 
 
+# Kana share of a Han+kana run from which it is Japanese without asking the model: Japanese prose is about a
+# third to two thirds kana; a Chinese sentence with a kana sprinkled in (to pass as Japanese) is far below this.
+_KANA_SHARE = 0.2
+
+
 def _script_languages(family: str, text: str, text_has_kana: bool) -> tuple[str, ...] | None:
     if family == "cjk":
-        # Japanese prose cannot be written without kana and Chinese never uses it: kana means Japanese, and in a
-        # text without any kana a Han-only run is Chinese even when fastText, on a few characters, says ja.
+        # Chinese never uses kana, so in a text without any a Han-only run is Chinese even when fastText, on a few
+        # characters, says ja. With kana, the proportion or the model decides, never the presence of one kana.
         if not text_has_kana:  # then no run has any: skip the search
             return ("zh",)
-        if _KANA_RE.search(text):
+        kana = len(_KANA_RE.findall(text))
+        if kana and kana >= _KANA_SHARE * (len(text) - text.count(" ")):
             return ("ja",)
         return ("zh", "ja", "wuu", "yue")
     return _SCRIPT_LANGUAGES.get(family)
+
+
+# Romanised Chinese (pinyin) and Korean (Revised Romanisation): lid.176 has no class for either and calls them
+# English or something else Latin, so a thought written in them would pass as the target. A word is a sequence of
+# syllables (tone digits are gone by now, tone marks folded below).
+_PINYIN_SYLLABLE = (
+    r"(?:[bpmfdtnlgkhjqxrzcsyw]|zh|ch|sh)?"
+    r"(?:iang|iong|uang|ang|eng|ing|ong|uai|uan|ian|iao|ai|ei|ao|ou|an|en|in|un|ui|iu|ie|ue|ve|ia|ua|uo|er|a|o|e|i|u|v)"
+)
+_ROMAJA_SYLLABLE = (
+    r"(?:kk|tt|pp|ss|jj|ch|g|n|d|r|m|b|s|j|k|t|p|h)?"
+    r"(?:yae|yeo|wae|ae|ya|eo|ye|wa|oe|yo|wo|we|wi|yu|eu|ui|a|e|o|u|i)(?:ng|k|n|t|l|m|p)?"
+)
+_PINYIN_WORD_RE = re.compile(rf"(?:{_PINYIN_SYLLABLE})+")
+_ROMAJA_WORD_RE = re.compile(rf"(?:{_ROMAJA_SYLLABLE})+")
+# Share of a run's words that must be romanised syllables (English has "he", "can", "long", but not 80 % of it).
+_ROMANISED_SHARE = 0.8
+_MARKED_SHARE = 0.3
+_PINYIN_MARK_RE = re.compile(r"x|q|zh|uo|iao|ie|ou|ao|ui|iu|ng$")
+_ROMAJA_MARK_RE = re.compile(r"eo|eu|ae|ui|yo|yu|kk|tt|pp|ss|jj")
+
+
+def _romanised(tokens: list[str]) -> str | None:
+    """`zh` for a run written in pinyin, `ko` for romanised Korean, else None."""
+    if len(tokens) < 3:
+        return None
+    words = [unicodedata.normalize("NFD", t.lower()).encode("ascii", "ignore").decode() for t in tokens]
+    for lang, pattern, marker in (("zh", _PINYIN_WORD_RE, _PINYIN_MARK_RE), ("ko", _ROMAJA_WORD_RE, _ROMAJA_MARK_RE)):
+        # Syllable shapes alone also fit Malay or Swahili; the spellings only the romanisation uses must show.
+        if sum(1 for w in words if pattern.fullmatch(w)) >= _ROMANISED_SHARE * len(words) and sum(
+            1 for w in words if marker.search(w)
+        ) >= _MARKED_SHARE * len(words):
+            return lang
+    return None
 
 
 def _segment_runs(segment: str) -> list[tuple[str, str]]:
@@ -389,40 +491,64 @@ def _segment_runs(segment: str) -> list[tuple[str, str]]:
     return [(m.lastgroup or "other", m.group()) for m in _RUN_RE.finditer(segment)]
 
 
+# A lone capitalised word inside a sentence of another script is a name ("我用 Python 验证") only while names are
+# a small part of the sentence: at most this many, each against at least `_NAME_CONTEXT` word units of the other
+# script. "好的 First 的 We 的 Add" is English interleaved with filler, not three names.
+_MAX_NAMES = 2
+_NAME_CONTEXT = 4.0
+
+
+def _units(family: str, run: str) -> float:
+    unspaced = _UNSPACED_FAMILIES.get(family)
+    if unspaced is not None:
+        # Punctuation and digits are spaces by now, so the letters are the non-spaces.
+        return (len(run) - run.count(" ")) / unspaced[1]
+    return float(len(run.split()))
+
+
 def pieces(text: str) -> list[Piece]:
-    """Cut stripped text (sentence ends already line breaks) into weighted one-script pieces, short ones merged."""
-    # (family, runs, words) while merging: the runs of a piece are joined once at the end, because growing one
-    # string per merge is quadratic on a text of many short sentences.
-    merged: list[tuple[str, list[str], float]] = []
+    """Cut stripped text (sentence ends already line breaks) into weighted one-script pieces, one per run.
+
+    Pieces are not merged: a short sentence is labelled on its own (the verifier's second opinion handles the
+    short ones fastText is unsure of), so a short foreign sentence no longer takes its neighbour's label.
+    """
+    out: list[tuple[str, str, float, str | None]] = []
     for segment in text.split("\n"):
         if not segment or segment.isspace():
             continue
         runs = _segment_runs(segment)
-        for family, run in runs:
-            unspaced = _UNSPACED_FAMILIES.get(family)
-            if unspaced is not None:
-                # Punctuation and digits are spaces by now, so the letters are the non-spaces.
-                words = (len(run) - run.count(" ")) / unspaced[1]
+        names: list[int] = []
+        if len(runs) > 1:
+            names = [i for i, (f, r) in enumerate(runs) if f not in _UNSPACED_FAMILIES and _is_name(r)]
+            if names:
+                context = sum(_units(f, r) for i, (f, r) in enumerate(runs) if i not in names)
+                if len(names) > _MAX_NAMES or context < _NAME_CONTEXT * len(names):
+                    names = []
+        for i, (family, run) in enumerate(runs):
+            if i in names:
+                continue
+            fixed: str | None = None
+            if family in _UNSPACED_FAMILIES:
+                words = _units(family, run)
             else:
                 tokens = run.split()
                 if not tokens or _is_symbolic(tokens):
                     continue
-                # A lone capitalised word inside a sentence of another script is a name ("我用 Python 验证").
-                if len(tokens) == 1 and len(runs) > 1 and run[:1].isupper():
-                    continue
                 words = float(len(tokens))
-            if merged and merged[-1][0] == family and (merged[-1][2] < MIN_PIECE_WORDS or words < MIN_PIECE_WORDS):
-                last_family, last_runs, last_words = merged[-1]
-                last_runs.append(run)
-                merged[-1] = (last_family, last_runs, last_words + words)
-            else:
-                merged.append((family, [run], words))
-    has_kana = any(family == "cjk" for family, _, _ in merged) and bool(_KANA_RE.search(text))
+                if family == "latin":
+                    fixed = _romanised(tokens)
+            if words > 0:
+                out.append((family, run.strip(), words, fixed))
+    has_kana = any(family == "cjk" for family, _, _, _ in out) and bool(_KANA_RE.search(text))
     return [
-        Piece(family, joined, words, _script_languages(family, joined, has_kana))
-        for family, runs, words in merged
-        for joined in (" ".join(runs),)
+        Piece(family, run, words, (fixed,) if fixed else _script_languages(family, run, has_kana))
+        for family, run, words, fixed in out
     ]
+
+
+def _is_name(run: str) -> bool:
+    tokens = run.split()
+    return len(tokens) == 1 and tokens[0][:1].isupper()
 
 
 def language_pieces(text: str) -> list[Piece]:

@@ -119,10 +119,10 @@ def test_each_script_of_a_sentence_is_its_own_piece() -> None:
     assert [(p.family, p.words) for p in pieces] == [("cyrillic", 4.0), ("latin", 7.0)]
 
 
-def test_short_pieces_merge_with_their_neighbour() -> None:
+def test_short_pieces_are_their_own_pieces() -> None:
+    # Not merged into a neighbour (issue 13 row 11): the verifier's second opinion labels the short ones.
     pieces = language_pieces("Hmm. Wait. Let me think about the second case again.")
-    assert len(pieces) == 1
-    assert pieces[0].words == 10.0
+    assert [p.words for p in pieces] == [1.0, 1.0, 8.0]
 
 
 def test_kana_decides_japanese_and_its_absence_chinese() -> None:
@@ -211,7 +211,6 @@ def test_non_latin_letters_inside_stripped_constructs_stay(text: str, kept: str)
         ("upright operator $\\mathrm{Var}(X)$ here", "Var"),
         ("unit $60\\text{km/h}$ here", "km"),
         ("unit $5 \\text{ cm}^2$ here", "cm"),
-        ("ascii tag <note the whole sentence> here", "sentence"),
         ("url https://example.org/path?q=1 here", "example"),
         ("mail someone@example.org here", "someone"),
     ],
