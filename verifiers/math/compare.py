@@ -99,6 +99,8 @@ def equivalent(ref: Node, ans: Node, ctx: Ctx) -> bool:
         return isinstance(ref, Text) and isinstance(ans, Text) and ref.text == ans.text
     ref = _expand_pm(ref)
     ans = _expand_pm(ans)
+    if ctx.renaming:
+        ans = _renamed(ref, ans)
     if isinstance(ref, Rel) or isinstance(ans, Rel):
         return _rel_equiv(ref, ans, ctx)
     if isinstance(ref, Matrix) or isinstance(ans, Matrix):
@@ -353,6 +355,39 @@ def _close(va: Any, vb: Any, sa: Any, sb: Any, use_float: bool, tol: float, prec
     return False
 
 
+# ---------------------------------------------------------------- dummy variables
+
+# Names that stand for an arbitrary integer in a family of solutions (`\\frac{\\pi}{4} + k\\pi`).
+_INTEGER_PARAMS = frozenset("k n m j".split())
+
+
+def _rename(node: Node, old: str, new: str) -> Node:
+    """`node` with the variable `old` renamed `new` (a consistent renaming: every occurrence)."""
+    if isinstance(node, Sym):
+        return Sym(new) if node.name == old else node
+    if isinstance(node, Num | Const | Text | EmptySet | Reals):
+        return node
+    return _map_children(node, lambda c: _rename(c, old, new))
+
+
+def _renamed(ref: Node, ans: Node) -> Node:
+    """The answer with a dummy variable renamed as the reference names it, when one name differs and it is a
+    dummy: an integer parameter on both sides (`k` for `n`), or the free parameter of a point or tuple
+    (`(2u, 1 - u)` for `(2s, 1 - s)`). A name the reference uses is never a rename target from elsewhere (the
+    answer's extra name must be absent from the reference, and the reference's from the answer), so a renaming
+    that collides with a variable that carries meaning changes the answer and is judged as written."""
+    fr, fa = free_symbols(ref), free_symbols(ans)
+    r_only, a_only = fr - fa, fa - fr
+    if len(r_only) != 1 or len(a_only) != 1:
+        return ans
+    (new,), (old,) = r_only, a_only
+    integer = new in _INTEGER_PARAMS and old in _INTEGER_PARAMS
+    points = all(isinstance(x, Seq) and x.open == "(" for x in (ref, ans))
+    if integer or points:
+        return _rename(ans, old, new)
+    return ans
+
+
 # ---------------------------------------------------------------- plus-minus
 
 
@@ -471,6 +506,22 @@ def _value_of(node: Node, ctx: Ctx | None = None) -> Node:
     return node if chain is None else chain
 
 
+_FUNCTION_LHS_RE = re.compile(r"([A-Za-z](?:_\{?\w+\}?)?)\s*(?:\\left)?\(\s*([A-Za-z])\s*(?:\\right)?\)")
+
+
+def _function_argument(ref: Rel, ans: Rel, ctx: Ctx) -> Node | None:
+    """`g(t) = 3t - 1` against `g(x) = 3x - 1`: the answer's value with its argument renamed as the reference's
+    (same function name, one argument; None when the new name already means something in the answer)."""
+    mr, ma = _FUNCTION_LHS_RE.fullmatch(ref.lhs_text), _FUNCTION_LHS_RE.fullmatch(ans.lhs_text)
+    if not ctx.renaming or mr is None or ma is None or mr.group(1) != ma.group(1):
+        return None
+    new, old = mr.group(2), ma.group(2)
+    value = ans.args[1]
+    if new in free_symbols(value):
+        return None
+    return _rename(value, old, new)
+
+
 def _chain_value(rel: Rel, ctx: Ctx) -> Node | None:
     """The value of a chain `L = L2 = ... = E1 = ... = En` whose first side is a label, whose next sides are
     names, and whose expressions all equal the last (a chain with a wrong step, `x = 4 = 5`, has no value)."""
@@ -493,6 +544,10 @@ _INEQ = frozenset(("<", ">", "<=", ">="))
 
 def _rel_equiv(ref: Node, ans: Node, ctx: Ctx) -> bool:
     if isinstance(ref, Rel) and isinstance(ans, Rel):
+        if ref.ops == ans.ops == ("=",) and ref.lhs_text != ans.lhs_text:
+            renamed = _function_argument(ref, ans, ctx)
+            if renamed is not None:
+                return equivalent(ref.args[1], renamed, ctx)
         if all(op == "=" for op in ref.ops + ans.ops) and len(ref.ops) == 1 and len(ans.ops) == 1:
             return _equation_equiv(ref, ans, ctx)
         if all(op == "!=" for op in ref.ops + ans.ops) and len(ref.ops) == 1 and len(ans.ops) == 1:
@@ -508,7 +563,10 @@ def _rel_equiv(ref: Node, ans: Node, ctx: Ctx) -> bool:
             return False
         # An assignment on one side and an equation on the other: `x = 3` vs `3 = x`.
         if _is_assignment(ref) and _is_assignment(ans) and ref.ops == ans.ops:
-            return ref.lhs_text == ans.lhs_text and equivalent(ref.args[1], ans.args[1], ctx)
+            if ref.lhs_text == ans.lhs_text:
+                return equivalent(ref.args[1], ans.args[1], ctx)
+            renamed = _function_argument(ref, ans, ctx)
+            return renamed is not None and equivalent(ref.args[1], renamed, ctx)
         # `-1 \\le t \\le 1` vs `t \\in [-1, 1]`: the same set of values of the same variable.
         ir2, ia2 = _rel_intervals(ref, ctx), _rel_intervals(ans, ctx)
         if ir2 is not None and ia2 is not None and any(op != "=" for op in ref.ops + ans.ops):
@@ -518,7 +576,14 @@ def _rel_equiv(ref: Node, ans: Node, ctx: Ctx) -> bool:
     assert isinstance(rel, Rel)
     value = _value_of(rel, ctx)
     if value is not rel:
-        return equivalent(value, other, ctx) if rel is ref else equivalent(other, value, ctx)
+        if rel is ref:
+            return equivalent(value, other, ctx)
+        # `g(t) = 3t - 1` against `3x - 1`: the function's argument is a dummy, named as the reference names it
+        arg = _FUNCTION_LHS_RE.fullmatch(rel.lhs_text)
+        fr = free_symbols(other)
+        if ctx.renaming and arg is not None and len(fr) == 1 and arg.group(2) not in fr:
+            value = _rename(value, arg.group(2), next(iter(fr)))
+        return equivalent(other, value, ctx)
     if _is_collection(other) and any(op in _INEQ or op == "!=" for op in rel.ops):
         return _collection_equiv(ref, ans, ctx)
     return False
