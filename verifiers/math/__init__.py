@@ -58,9 +58,10 @@ from verifiers.math.extract import (
     reference_choice,
     reference_mc_letter,
 )
-from verifiers.math.nodes import Node
+from verifiers.math.nodes import Node, Text
 from verifiers.math.parse import MAX_INPUT_CHARS, AmbiguousAnswer, ParseError, parse
 from verifiers.math.repair import repair
+from verifiers.math.sentence import sentence_value
 from verifiers.tags import THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
@@ -314,18 +315,49 @@ def _judge(ref: Reference, answer: str, opts: Options, budget: Budget, details: 
     answer = repair(answer)
     rounding = _rounding_allowed(opts, ref.text, answer, prompt)
     answer = _LEADING_APPROX_RE.sub("", answer)
+    ctx = Ctx(float_rel_tol=opts.float_rel_tol, budget=budget, rounded_decimals=rounding, renaming=opts.renaming)
     ans_node, err = _parse_any(answer)
+    stated = sentence_value(answer) if opts.sentence_number and _WORDY_RE.search(answer) else None
+    if stated is not None and stated != answer and not isinstance(ref_node, Text):
+        # `The smallest $k$ is 12.`: judged as written first; the one value the sentence states is a second try
+        as_written = (False, None)
+        if ans_node is not None and not isinstance(ans_node, Text):
+            as_written = _equal(ref_node, ans_node, ctx, details, opts.budget_s)
+        if as_written[1] is not None:
+            return as_written[1]
+        if not as_written[0]:
+            stated_node = _parse_any(stated)[0]
+            if stated_node is not None:
+                ok, verdict = _equal(ref_node, stated_node, ctx, details, opts.budget_s)
+                if verdict is not None:
+                    return verdict
+                if ok:
+                    details["stated"] = stated[:200]
+                    return _verdict(Status.CORRECT, "the sentence states a value equivalent to the reference", details)
+                return _verdict(Status.WRONG, "answer is not equivalent to the reference", details)
     if ans_node is None:
         return _verdict(Status.WRONG, f"cannot parse answer: {err}", details)
-    ctx = Ctx(float_rel_tol=opts.float_rel_tol, budget=budget, rounded_decimals=rounding, renaming=opts.renaming)
-    try:
-        ok = equivalent(ref_node, ans_node, ctx)
-    except BudgetExceeded:
-        return _verdict(Status.TIMEOUT, f"no verdict within the {opts.budget_s:g} s budget", details)
-    except Undecidable as e:
-        return _verdict(Status.TIMEOUT, f"no verdict: {e}", details)
-    except RecursionError:
-        return _verdict(Status.TIMEOUT, "expression nested too deeply to compare", details)
+    ok, verdict = _equal(ref_node, ans_node, ctx, details, opts.budget_s)
+    if verdict is not None:
+        return verdict
     if ok:
         return _verdict(Status.CORRECT, "answer is equivalent to the reference", details)
     return _verdict(Status.WRONG, "answer is not equivalent to the reference", details)
+
+
+# A word of three letters or more that is not a command: the answer may be a sentence.
+_WORDY_RE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
+
+
+def _equal(
+    ref_node: Node, ans_node: Node, ctx: Ctx, details: dict[str, Any], budget_s: float
+) -> tuple[bool, Verdict | None]:
+    """Compare two parsed values; the verdict is set when no comparison could be made (time, depth)."""
+    try:
+        return equivalent(ref_node, ans_node, ctx), None
+    except BudgetExceeded:
+        return False, _verdict(Status.TIMEOUT, f"no verdict within the {budget_s:g} s budget", details)
+    except Undecidable as e:
+        return False, _verdict(Status.TIMEOUT, f"no verdict: {e}", details)
+    except RecursionError:
+        return False, _verdict(Status.TIMEOUT, "expression nested too deeply to compare", details)
