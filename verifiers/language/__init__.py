@@ -51,8 +51,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from verifiers.language.decide import word_counts
 from verifiers.language.model import LID176_LANGUAGES, LangId, ModelUnavailable, get_model, model_status
-from verifiers.language.text import Piece, extract_cot, language_pieces, response_text
+from verifiers.language.text import extract_cot, language_pieces, response_text
 from verifiers.tags import THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
@@ -152,188 +153,18 @@ def scored_text(completion: str, cfg: LanguageConfig) -> tuple[str, str]:
     return extract_cot(completion, cfg.think, cfg.think_prefilled)
 
 
-# Script families a language is written in; every language not listed is written in Latin letters.
-_SCRIPTS: dict[str, frozenset[str]] = {
-    **dict.fromkeys(("zh", "ja", "wuu", "yue"), frozenset({"cjk"})),
-    "ko": frozenset({"hangul"}),
-    **dict.fromkeys(
-        (
-            "ru",
-            "uk",
-            "be",
-            "bg",
-            "mk",
-            "kk",
-            "ky",
-            "tg",
-            "mn",
-            "ba",
-            "cv",
-            "ce",
-            "os",
-            "sah",
-            "tt",
-            "tyv",
-            "udm",
-            "krc",
-            "kv",
-            "mhr",
-            "mrj",
-            "myv",
-            "xal",
-            "bxr",
-            "av",
-            "lez",
-            "rue",
-            "sr",
-            "sh",
-            "uz",
-            "az",
-        ),
-        frozenset({"cyrillic", "latin"}),
-    ),
-    **dict.fromkeys(
-        ("ar", "fa", "ur", "ps", "ckb", "arz", "azb", "mzn", "pnb", "sd", "ug", "lrc", "ku"),
-        frozenset({"arabic", "latin"}),
-    ),
-    **dict.fromkeys(
-        (
-            "hi",
-            "mr",
-            "ne",
-            "sa",
-            "new",
-            "bh",
-            "mai",
-            "gom",
-            "bn",
-            "as",
-            "bpy",
-            "pa",
-            "gu",
-            "or",
-            "ta",
-            "te",
-            "kn",
-            "ml",
-            "si",
-            "dty",
-        ),
-        frozenset({"indic"}),
-    ),
-    **dict.fromkeys(("th", "lo", "km", "my"), frozenset({"sea"})),
-    "el": frozenset({"greek"}),
-    "hy": frozenset({"armenian"}),
-    "ka": frozenset({"georgian"}),
-    "xmf": frozenset({"georgian"}),
-    "am": frozenset({"ethiopic"}),
-    "he": frozenset({"hebrew"}),
-    "yi": frozenset({"hebrew"}),
-}
-_LATIN_ONLY = frozenset({"latin"})
-# Second opinion. fastText is unsure of short pieces ("Hmm. Wait." reads French, "Then … Thus … Hence" Tatar) and
-# of close languages (af/nl, gl/pt, da/no/sv, ne/hi). A short piece (fewer than SHORT_WORDS words) keeps its own
-# label only when fastText is SURE of it ("Entonces", "Respuesta"); the others of one script are labelled together,
-# as one line, because a terse thought's connectives ("Let … Then … Answer") say together what each cannot. A piece
-# (or that line) written in the target's script is then the target's when the target is a close second: within a
-# factor 20 of the top label for fewer than SHORT_WORDS words, within a factor 5 when the top label is below UNSURE.
-SHORT_WORDS = 4.0
-SURE = 0.9
-_SHORT_RATIO = 0.05
-UNSURE = 0.8
-_UNSURE_RATIO = 0.2
-# Word-level split of a long piece fastText is unsure of ("Primero we add dos y tres"): switching languages
-# between two words costs this many nats, so a word follows its neighbours unless its own evidence is clear.
-_SWITCH_COST = 3.0
-_FLOOR = 1e-3
-
-
-def _second_opinion(
-    top: list[tuple[str, float]], words: float, target: str | None, same: frozenset[str]
-) -> tuple[str, bool]:
-    """The label of a piece (or of the line of short pieces) and whether fastText is unsure of it."""
-    lang, p1 = top[0] if top else ("und", 0.0)
-    if lang in same or target is None:
-        return lang, False
-    pt = max((p for la, p in top if la in same), default=0.0)
-    if words < SHORT_WORDS:
-        return (target, False) if pt > 0 and pt >= _SHORT_RATIO * p1 else (lang, p1 < UNSURE)
-    if p1 < UNSURE:
-        return (target, False) if pt >= _UNSURE_RATIO * p1 else (lang, True)
-    return lang, False
-
-
-def _word_counts(model: LangId, parts: list[Piece], target: str | None = None) -> dict[str, float]:
-    # fastText's features are lower-case heavy: all-caps English reads as Spanish otherwise.
-    texts = [p.text.lower() for p in parts]
-    # The short pieces of each script, labelled together as one line (see SHORT_WORDS).
-    short: dict[str, list[int]] = {}
-    for i, piece in enumerate(parts):
-        if piece.words < SHORT_WORDS and piece.langs is None:
-            short.setdefault(piece.family, []).append(i)
-    families = list(short)
-    lines = [" ".join(texts[i] for i in short[f]) for f in families]
-    ranked = model.ranked(texts + lines, [p.langs for p in parts] + [None] * len(lines))
-    same = _SAME_LANGUAGE.get(target, frozenset({target})) if target else frozenset()
-    scripts = _SCRIPTS.get(target or "", _LATIN_ONLY)
-    # A piece whose script or romanisation fixes its language (Hangul, pinyin) needs no second opinion, nor does
-    # one in a script the target is not written in (a Latin word in a Chinese thought is never Chinese).
-    line_label = {
-        f: _second_opinion(ranked[len(texts) + j], sum(parts[i].words for i in short[f]), target, same)[0]
-        if f in scripts
-        else ranked[len(texts) + j][0][0]
-        for j, f in enumerate(families)
-    }
-    counts: dict[str, float] = {}
-    for piece, text, top in zip(parts, texts, ranked[: len(texts)], strict=True):
-        lang, p1 = top[0] if top else ("und", 0.0)
-        if lang not in same and (piece.langs is None or len(piece.langs) > 1):
-            if piece.words < SHORT_WORDS and piece.langs is None:
-                if p1 < SURE:
-                    lang = line_label[piece.family]
-            elif piece.family in scripts:
-                lang, unsure = _second_opinion(top, piece.words, target, same)
-                if unsure and model.lid is not None and piece.langs is None:
-                    for la, n in _split_words(model, text, lang, target or lang).items():
-                        counts[la] = counts.get(la, 0.0) + n
-                    continue
-        counts[lang] = counts.get(lang, 0.0) + piece.words
-    return counts
-
-
-def _split_words(model: LangId, text: str, top: str, target: str) -> dict[str, float]:
-    """Words of one piece per language, by a two-state Viterbi over each word's own lid.176 probabilities."""
-    import numpy as np
-
-    tokens = text.split()
-    labels = model.lid.labels
-    cols = [labels.index(top), labels.index(target)] if target in labels else [labels.index(top)]
-    emit = np.maximum(model.lid.logprobs([[t] for t in tokens])[:, cols], np.log(_FLOOR))
-    n, k = emit.shape
-    score = emit[0].copy()
-    back = np.zeros((n, k), dtype=np.int64)
-    for i in range(1, n):
-        stay = score
-        switch = score.max() - _SWITCH_COST
-        best_prev = np.where(stay >= switch, np.arange(k), int(score.argmax()))
-        score = np.maximum(stay, switch) + emit[i]
-        back[i] = best_prev
-    state = int(score.argmax())
-    counts: dict[str, float] = {}
-    for i in range(n - 1, -1, -1):
-        la = labels[cols[state]]
-        counts[la] = counts.get(la, 0.0) + 1.0
-        state = int(back[i][state])
-    return counts
-
-
 def language_shares(
     text: str, model: LangId | None = None, target: str | None = None
 ) -> tuple[dict[str, float], float]:
     """Word counts per language of `text` (math and code left out) and the total; loads the model if needed.
 
     With a `target`, pieces fastText is unsure of are given to the target when it is a close second opinion."""
-    counts = _word_counts(model or get_model(), language_pieces(text), target)
+    counts = word_counts(
+        model or get_model(),
+        language_pieces(text),
+        _SAME_LANGUAGE.get(target, frozenset({target})) if target else frozenset(),
+        target,
+    )
     return counts, sum(counts.values())
 
 

@@ -185,17 +185,28 @@ def _code_residue(match: re.Match[str]) -> str:
 
 
 def _url_residue(match: re.Match[str]) -> str:
-    """What of a URL carries language: a path of four or more words ("we-add-two-and-three") or non-Latin letters;
-    a host and a short slug are names."""
+    """What of a URL carries language: a path of `_URL_PROSE` or more words (reasoning written as a slug,
+    "first-we-add-the-two-numbers-then-divide-by-five") and non-Latin letters; the host and an ordinary slug
+    ("compute-the-mean-of-a-list") are a name."""
     span = match.group()
-    words = _URL_SPLIT_RE.sub(" ", span).split()
-    if _prose_count(words, _URL_WORDS) >= 4:
+    path = span.split("://", 1)[-1].partition("/")[2]
+    words = _URL_SPLIT_RE.sub(" ", path).split()
+    if _prose_count(words, _URL_WORDS) >= _URL_PROSE:
         return f" {' '.join(words)} "
+    return _foreign_residue(match)
+
+
+def _foreign_residue(match: re.Match[str]) -> str:
+    """What of an e-mail address or a link carries language: its runs of non-Latin letters."""
+    span = match.group()
+    if span.isascii():
+        return " "
     kept = _FOREIGN_RE.findall(span)
     return f" {' '.join(kept)} " if kept else " "
 
 
 _URL_SPLIT_RE = re.compile(r"[^\w']|[\d_]")
+_URL_PROSE = 8
 _URL_WORDS = frozenset("http https ftp file www com org net edu gov html htm php index wiki".split())
 
 
@@ -230,7 +241,7 @@ _MATH_ENVIRONMENTS = (
 )
 # A URL or an e-mail address is made of ASCII and Latin letters; a run of another script ends it (`http://中文`).
 _URL_CHAR = rf"[!-~{_LATIN}]"
-_MAIL_CHAR = rf"[0-9_.+{_LATIN}-]"
+_MAIL_CHAR = r"[\w.+-]"  # the local part may be in any script (`学生@example.com`); its non-Latin letters stay
 
 # Each construct is its own pass with a literal first character, guarded by an `in` test: Python's `re` then jumps
 # from candidate to candidate instead of trying every alternative at every character, which is what keeps the
@@ -253,7 +264,7 @@ _STRIP_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], str] 
     ("://", re.compile(rf"(?:https?|ftp|file)://{_URL_CHAR}*"), _url_residue),
     ("www.", re.compile(rf"www\.{_URL_CHAR}+"), _url_residue),
     # The lookbehind starts a match only at the start of a token, keeping a long token without "@" linear.
-    ("@", re.compile(rf"(?<!{_MAIL_CHAR}){_MAIL_CHAR}+@[0-9{_LATIN}-]+\.[0-9.{_LATIN}-]+"), None),
+    ("@", re.compile(rf"(?<!{_MAIL_CHAR}){_MAIL_CHAR}+@[0-9{_LATIN}-]+\.[0-9.{_LATIN}-]+"), _foreign_residue),
     ("<", re.compile(r"</?[A-Za-z][\w:.-]*(?:\s[^<>\n]{0,200})?/?>|<\|[^|\n]{0,64}\|>"), _code_residue),
     # A LaTeX command outside math (\textbf, \boxed) and the name of any environment; the words of arguments stay.
     # Only ASCII letters make a command name, so `\中` loses its backslash (a symbol), not its letter.
@@ -381,6 +392,9 @@ class Piece(NamedTuple):
     text: str
     words: float
     langs: tuple[str, ...] | None = None
+    # The language of a run whose words are pinyin or romanised Korean, which lid.176 has no class for; the
+    # verifier uses it when fastText is unsure of the run (Portuguese "que recebe" has pinyin-shaped words too).
+    romanised: str | None = None
 
 
 # Languages of lid.176 written in scripts that only a few languages use. Telling fastText's answer to stay inside
@@ -411,7 +425,7 @@ _KANA_RE = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
 # Words that, alone or with one-letter variables, are formula residue ("sin x", "max") rather than prose.
 _MATH_WORDS = frozenset(
     "sin cos tan cot sec csc arcsin arccos arctan sinh cosh tanh log ln lg exp lim sup inf max min arg mod gcd lcm "
-    "det dim ker deg rank tr".split()
+    "det dim ker deg rank tr dx dy dz dt du dv ds dr".split()
 )
 
 
@@ -457,7 +471,7 @@ _PINYIN_WORD_RE = re.compile(rf"(?:{_PINYIN_SYLLABLE})+")
 _ROMAJA_WORD_RE = re.compile(rf"(?:{_ROMAJA_SYLLABLE})+")
 # Share of a run's words that must be romanised syllables (English has "he", "can", "long", but not 80 % of it).
 _ROMANISED_SHARE = 0.8
-_MARKED_SHARE = 0.3
+_MARKED_SHARE = 0.2
 _PINYIN_MARK_RE = re.compile(r"x|q|zh|uo|iao|ie|ou|ao|ui|iu|ng$")
 _ROMAJA_MARK_RE = re.compile(r"eo|eu|ae|ui|yo|yu|kk|tt|pp|ss|jj")
 
@@ -495,6 +509,8 @@ def _segment_runs(segment: str) -> list[tuple[str, str]]:
 # a small part of the sentence: at most this many, each against at least `_NAME_CONTEXT` word units of the other
 # script. "好的 First 的 We 的 Add" is English interleaved with filler, not three names.
 _MAX_NAMES = 2
+_SPELLED_MIN = 8
+_SPELLED_GAP_RE = re.compile(r"(?<=\S) (?=\S)")
 _NAME_CONTEXT = 4.0
 
 
@@ -532,6 +548,11 @@ def pieces(text: str) -> list[Piece]:
                 words = _units(family, run)
             else:
                 tokens = run.split()
+                if len(tokens) >= _SPELLED_MIN and all(len(t) == 1 for t in tokens) and "  " in run:
+                    # Words spelled letter by letter ("F i r s t   w e   a d d"): letters one space apart are one
+                    # word, wider gaps separate words. Variables and point names are never spaced this way.
+                    tokens = _SPELLED_GAP_RE.sub("", run).split()
+                    run = " ".join(tokens)
                 if not tokens or _is_symbolic(tokens):
                     continue
                 words = float(len(tokens))
@@ -541,8 +562,7 @@ def pieces(text: str) -> list[Piece]:
                 out.append((family, run.strip(), words, fixed))
     has_kana = any(family == "cjk" for family, _, _, _ in out) and bool(_KANA_RE.search(text))
     return [
-        Piece(family, run, words, (fixed,) if fixed else _script_languages(family, run, has_kana))
-        for family, run, words, fixed in out
+        Piece(family, run, words, _script_languages(family, run, has_kana), fixed) for family, run, words, fixed in out
     ]
 
 

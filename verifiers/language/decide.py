@@ -1,0 +1,265 @@
+"""From labelled pieces to words per language: lid.176's probabilities plus the second opinions that keep terse
+and close-language thoughts from being mislabelled (issue 13).
+
+fastText is unreliable in two places that matter for a reasoning model's thought:
+- short pieces. "Hmm. Wait." reads French, "Then … Thus … Hence" Tatar, "Maka" (Indonesian) Swedish at 0.999.
+  The pieces of fewer than SHORT_WORDS words of one script are decided together, by a Viterbi pass over them in
+  order: each piece's own probabilities are the evidence (floored, so one over-confident word cannot veto its
+  neighbours), changing language between two of them costs SWITCH_COST nats, and the target gets a PRIOR bonus.
+  A terse thought's connectives ("Let … Then … Answer") thereby say together what each cannot, while a short
+  foreign sentence among others ("Vamos a ver.") keeps its own label when its evidence is clear;
+- close languages (af/nl, gl/pt/es, da/no/sv, ne/hi, uk/ru, …). A piece of at least SHORT_WORDS words is the
+  target's when fastText's top label is a close relative of the target, below CLOSE_UNSURE, and the target has at
+  least CLOSE_RATIO of its probability; for any other language the bar is UNSURE and UNSURE_RATIO. A long piece
+  fastText is still unsure of is split word by word (a two-state Viterbi over each word's probabilities), so
+  "Primero we add dos y tres" is measured by its parts.
+
+The target only ever gains pieces written in its own script: a Latin word in a Chinese thought is never Chinese.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from verifiers.language.model import LangId
+from verifiers.language.text import Piece
+
+SHORT_WORDS = 4.0
+UNSURE = 0.8
+UNSURE_RATIO = 0.2
+CLOSE_UNSURE = 0.97
+CLOSE_RATIO = 0.05
+# A run of pinyin-shaped words is pinyin only when fastText is this unsure of it (it calls pinyin English or
+# French with low confidence, and real Portuguese or Malay that happens to fit the syllables with high).
+ROMANISED_UNSURE = 0.5
+SWITCH_COST = 2.0
+PRIOR = float(np.log(3.0))
+FLOOR = 1e-3
+# fastText is over-confident on one or two words ("Maka" Swedish at 0.999): their evidence is floored higher.
+SHORT_FLOOR = 0.05
+# Words of a long unsure piece: switching between two words costs more, since each word's evidence is weaker.
+WORD_SWITCH_COST = 3.0
+
+# Script families a language is written in; every language not listed is written in Latin letters.
+_SCRIPTS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(("zh", "ja", "wuu", "yue"), frozenset({"cjk"})),
+    "ko": frozenset({"hangul"}),
+    **dict.fromkeys(
+        (
+            "ru",
+            "uk",
+            "be",
+            "bg",
+            "mk",
+            "kk",
+            "ky",
+            "tg",
+            "mn",
+            "ba",
+            "cv",
+            "ce",
+            "os",
+            "sah",
+            "tt",
+            "tyv",
+            "udm",
+            "krc",
+            "kv",
+            "mhr",
+            "mrj",
+            "myv",
+            "xal",
+            "bxr",
+            "av",
+            "lez",
+            "rue",
+            "sr",
+            "sh",
+            "uz",
+            "az",
+        ),
+        frozenset({"cyrillic", "latin"}),
+    ),
+    **dict.fromkeys(
+        ("ar", "fa", "ur", "ps", "ckb", "arz", "azb", "mzn", "pnb", "sd", "ug", "lrc", "ku"),
+        frozenset({"arabic", "latin"}),
+    ),
+    **dict.fromkeys(
+        (
+            "hi",
+            "mr",
+            "ne",
+            "sa",
+            "new",
+            "bh",
+            "mai",
+            "gom",
+            "bn",
+            "as",
+            "bpy",
+            "pa",
+            "gu",
+            "or",
+            "ta",
+            "te",
+            "kn",
+            "ml",
+            "si",
+            "dty",
+        ),
+        frozenset({"indic"}),
+    ),
+    **dict.fromkeys(("th", "lo", "km", "my"), frozenset({"sea"})),
+    "el": frozenset({"greek"}),
+    "hy": frozenset({"armenian"}),
+    "ka": frozenset({"georgian"}),
+    "xmf": frozenset({"georgian"}),
+    "am": frozenset({"ethiopic"}),
+    "he": frozenset({"hebrew"}),
+    "yi": frozenset({"hebrew"}),
+}
+_LATIN_ONLY = frozenset({"latin"})
+
+# Languages a reader of one would take the other for, and fastText confuses: a piece labelled with a close relative
+# of the target gets the relaxed second opinion (CLOSE_UNSURE, CLOSE_RATIO), a short one counts for the target.
+_CLOSE_GROUPS = (
+    ("af", "nl"),
+    ("gl", "pt", "es"),
+    ("ca", "es", "oc"),
+    ("da", "no", "nn", "sv"),
+    ("ne", "hi", "mr", "sa", "bh", "mai", "new"),
+    ("ms", "id", "jv", "su"),
+    ("uk", "ru", "be", "bg"),
+    ("cs", "sk"),
+    ("sh", "hr", "bs", "sr", "sl", "mk"),
+    ("sw",),
+    ("fa", "tg"),
+    ("ur", "hi"),
+    ("it", "scn", "nap", "vec", "lmo", "pms", "eml"),
+    ("de", "lb", "als", "bar", "nds"),
+    ("fr", "wa", "oc"),
+    ("tr", "az"),
+)
+_CLOSE: dict[str, frozenset[str]] = {}
+for _group in _CLOSE_GROUPS:
+    for _code in _group:
+        _CLOSE[_code] = _CLOSE.get(_code, frozenset()) | frozenset(_group)
+
+
+def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target: str | None) -> dict[str, float]:
+    """Words per language of `parts`; `same` is the set of labels that count as the target (empty: no target)."""
+    # fastText's features are lower-case heavy: all-caps English reads as Spanish otherwise.
+    texts = [p.text.lower() for p in parts]
+    ranked = model.ranked(texts, [p.langs for p in parts])
+    scripts = _SCRIPTS.get(target or "", _LATIN_ONLY)
+    close = (_CLOSE.get(target or "", frozenset()) | same) if target else frozenset()
+    counts: dict[str, float] = {}
+    short: dict[str, list[int]] = {}
+    for i, (piece, text, top) in enumerate(zip(parts, texts, ranked, strict=True)):
+        lang, p1 = top[0] if top else ("und", 0.0)
+        if piece.romanised and p1 < ROMANISED_UNSURE:
+            lang = piece.romanised
+        elif piece.langs is not None and len(piece.langs) == 1:
+            pass  # the script fixes the language (Hangul, Greek, Chinese without kana)
+        elif piece.words < SHORT_WORDS and piece.langs is None:
+            short.setdefault(piece.family, []).append(i)
+            continue
+        elif lang not in same and target is not None and piece.family in scripts:
+            lang, unsure = _long_opinion(top, target, same, close)
+            if unsure and model.lid is not None and piece.langs is None:
+                for la, n in _split_words(model, text, lang, target).items():
+                    counts[la] = counts.get(la, 0.0) + n
+                continue
+        counts[lang] = counts.get(lang, 0.0) + piece.words
+    families = list(short)
+    lines = model.ranked([" ".join(texts[i] for i in short[f]) for f in families], [None] * len(families))
+    for family, line in zip(families, lines, strict=True):
+        members = short[family]
+        allow_target = target is not None and family in scripts
+        labels = _short_viterbi([ranked[i] for i in members], line, target if allow_target else None, same, close)
+        for i, lang in zip(members, labels, strict=True):
+            counts[lang] = counts.get(lang, 0.0) + parts[i].words
+    return counts
+
+
+def _mass(top: list[tuple[str, float]], group: frozenset[str]) -> float:
+    return sum(p for la, p in top if la in group)
+
+
+def _long_opinion(
+    top: list[tuple[str, float]], target: str, same: frozenset[str], close: frozenset[str]
+) -> tuple[str, bool]:
+    """The label of a piece of at least SHORT_WORDS words, and whether fastText stays unsure of it."""
+    lang, p1 = top[0]
+    pt = _mass(top, same)
+    if lang in close and p1 < CLOSE_UNSURE and pt >= CLOSE_RATIO * p1:
+        return target, False
+    if p1 < UNSURE:
+        return (target, False) if pt >= UNSURE_RATIO * p1 else (lang, True)
+    return lang, False
+
+
+def _short_viterbi(
+    tops: list[list[tuple[str, float]]],
+    line: list[tuple[str, float]],
+    target: str | None,
+    same: frozenset[str],
+    close: frozenset[str],
+) -> list[str]:
+    """Labels of a script's short pieces, in order (see the module docstring)."""
+    states: list[str] = [target] if target else []
+    for top in tops:
+        for la, _ in top[:2]:
+            if la not in states and not (target and la in same):
+                states.append(la)
+    if not states:
+        return ["und"] * len(tops)
+    emit = np.empty((len(tops), len(states)))
+    for i, top in enumerate(tops):
+        probs = dict(top)
+        for j, state in enumerate(states):
+            if target and state == target:
+                # A short piece labelled with a close relative of the target counts for the target.
+                group = close if top and top[0][0] in close else same
+                emit[i, j] = np.log(max(_mass(top, group), SHORT_FLOOR)) + PRIOR
+            else:
+                emit[i, j] = np.log(max(probs.get(state, 0.0), SHORT_FLOOR))
+    if line:
+        # The pieces read together, once: what the connectives of a terse thought say as a whole.
+        probs = dict(line)
+        emit[0] += [
+            np.log(max(_mass(line, same) if target and s == target else probs.get(s, 0.0), FLOOR)) for s in states
+        ]
+    return [states[j] for j in _viterbi(emit, SWITCH_COST)]
+
+
+def _viterbi(emit: Any, switch_cost: float) -> list[int]:
+    """The best state sequence for (steps × states) log-evidence, a switch between steps costing `switch_cost`."""
+    n, k = emit.shape
+    score = emit[0].copy()
+    back = np.zeros((n, k), dtype=np.int64)
+    for i in range(1, n):
+        best = int(score.argmax())
+        switch = score[best] - switch_cost
+        stay = score >= switch
+        back[i] = np.where(stay, np.arange(k), best)
+        score = np.where(stay, score, switch) + emit[i]
+    path = [int(score.argmax())]
+    for i in range(n - 1, 0, -1):
+        path.append(int(back[i][path[-1]]))
+    return path[::-1]
+
+
+def _split_words(model: LangId, text: str, top: str, target: str) -> dict[str, float]:
+    """Words of one piece per language, by a two-state Viterbi over each word's own lid.176 probabilities."""
+    tokens = text.split()
+    labels = model.lid.labels
+    states = [top, target] if target in labels and target != top else [top]
+    cols = [labels.index(s) for s in states]
+    emit = np.maximum(model.lid.logprobs([[t] for t in tokens])[:, cols], np.log(FLOOR))
+    counts: dict[str, float] = {}
+    for j in _viterbi(emit, WORD_SWITCH_COST):
+        counts[states[j]] = counts.get(states[j], 0.0) + 1.0
+    return counts
