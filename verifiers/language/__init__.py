@@ -53,7 +53,8 @@ from typing import Any
 
 from verifiers.language.decide import word_counts
 from verifiers.language.model import LID176_LANGUAGES, LangId, ModelUnavailable, get_model, model_status
-from verifiers.language.text import extract_cot, language_pieces, response_text
+from verifiers.language.prompt import question_text
+from verifiers.language.text import CJK_CHARS_PER_WORD, extract_cot, language_pieces, response_text
 from verifiers.tags import THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
@@ -169,9 +170,14 @@ def language_shares(
 
 
 def detect_language(text: str, model: LangId | None = None) -> str | None:
-    """The language most of `text`'s words are in, or None with fewer than `MIN_PROMPT_WORDS` words."""
-    counts, total = language_shares(text, model)
-    if total < MIN_PROMPT_WORDS:
+    """The language most of `text`'s words are in, or None with too few words to tell.
+
+    Too few: under `MIN_PROMPT_WORDS` words, where a Chinese or Japanese character counts as one here (not
+    1/1.5), so that `求 $2+3$ 的值。` (three characters) is enough: one CJK character says more than one word."""
+    parts = language_pieces(text)
+    counts = word_counts(model or get_model(), parts, frozenset(), None)
+    evidence = sum(p.words * (CJK_CHARS_PER_WORD if p.family == "cjk" else 1.0) for p in parts)
+    if evidence < MIN_PROMPT_WORDS or not counts:
         return None
     return max(counts.items(), key=lambda kv: kv[1])[0]
 
@@ -180,7 +186,7 @@ def _target(attempt: Attempt, cfg: LanguageConfig, model: LangId) -> tuple[str |
     if attempt.language is not None and str(attempt.language).strip():
         return normalize_language(attempt.language), "item"
     if isinstance(attempt.prompt, str) and attempt.prompt:
-        detected = detect_language(attempt.prompt, model)
+        detected = detect_language(question_text(attempt.prompt), model)
         if detected is not None:
             return detected, "prompt"
     return cfg.default_language, "default"

@@ -510,6 +510,7 @@ def _segment_runs(segment: str) -> list[tuple[str, str]]:
 # script. "好的 First 的 We 的 Add" is English interleaved with filler, not three names.
 _MAX_NAMES = 2
 _SPELLED_MIN = 8
+_ONE_LETTER_WORDS = frozenset("a A I à è é ò ù o e".split())
 _SPELLED_GAP_RE = re.compile(r"(?<=\S) (?=\S)")
 _NAME_CONTEXT = 4.0
 
@@ -552,6 +553,10 @@ def pieces(text: str) -> list[Piece]:
                     # Words spelled letter by letter ("F i r s t   w e   a d d"): letters one space apart are one
                     # word, wider gaps separate words. Variables and point names are never spaced this way.
                     tokens = _SPELLED_GAP_RE.sub("", run).split()
+                    run = " ".join(tokens)
+                if family == "latin" and len(tokens) > 1:
+                    # One Latin letter next to words is a variable ("So x", "then y"), unless it is a word.
+                    tokens = [t for t in tokens if len(t) > 1 or t in _ONE_LETTER_WORDS]
                     run = " ".join(tokens)
                 if not tokens or _is_symbolic(tokens):
                     continue

@@ -111,7 +111,8 @@ def test_a_real_english_word_inside_chinese_is_counted() -> None:
 
 
 def test_a_sentence_made_of_variables_carries_no_language() -> None:
-    assert words_by_family("x, y and z. a b c.") == {"latin": 4.0}  # "x y and z" is prose; "a b c" is not
+    # One letter next to words is a variable ("x, y and z" is one word of prose); "b c" is not language.
+    assert words_by_family("x, y and z. b c.") == {"latin": 1.0}
 
 
 def test_each_script_of_a_sentence_is_its_own_piece() -> None:
