@@ -14,14 +14,18 @@ Options (``Attempt.options``):
 - ``think_prefilled``: the prompt already ended with the opening think tag, so the completion starts inside the
   thought. When absent it is inferred from ``Attempt.prompt`` ending with the opening tag.
 
-Every check uses plain substring search (no regular expressions), so the cost is linear in the completion and the
-verifier is safe to run in the service's event loop.
+Every check uses substring search and a few linear regular expressions (character classes, bounded tags), so the
+cost is linear in the completion and the verifier is safe to run in the service's event loop. "Not empty" means
+says something: a letter, number or symbol by Unicode category, once blank markup (LaTeX spacing, `&nbsp;`,
+`<br/>`, empty tags) and characters that render as nothing (controls, format characters, lone marks, fillers) are
+left out; a summary of `.` is empty.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +33,7 @@ from verifiers.tags import ANSWER_TAGS, THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
 NAME = "format"
-VERSION = "2"
+VERSION = "3"
 
 LAYOUTS = ("r1-zero", "r1")
 
@@ -71,19 +75,62 @@ def cache_key(attempt: Attempt) -> str:
     return h.hexdigest()
 
 
-# A character that shows: not whitespace, and not one of the invisible code points a policy can use to fake a
-# non-empty thought, answer or summary (format controls such as zero-width spaces and joiners, the soft hyphen, bidi
-# marks, variation selectors, tag characters, lone combining marks, and the Hangul and braille blanks). A regex
-# character class keeps the scan in C and linear, since this verifier runs in the event loop.
-_VISIBLE = re.compile(
-    "[^\\s\u00ad\u034f\u061c\u0300-\u036f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
-    "\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e0fff]"
+# Characters that are letters or symbols by category but render as nothing: the Hangul fillers and the braille
+# blank. Everything else is decided by its Unicode category (see `has_visible_text`).
+_BLANK_GRAPHICS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+# Above this every code point is unassigned, a tag character (Cf) or private use: none shows.
+_LAST_GRAPHIC = 0x40000
+
+
+def _category_classes() -> tuple[str, str]:
+    """Regex set bodies of the code points that show (letters, numbers, punctuation, symbols) and of those that
+    say something (the same without punctuation), built once from `unicodedata` so that each test is one C-level
+    regex search (this verifier runs in the event loop)."""
+    bodies: list[list[str]] = [[], []]
+    starts = [-1, -1]
+    for code in range(_LAST_GRAPHIC + 1):
+        ch = chr(code)
+        major = unicodedata.category(ch)[0] if code < _LAST_GRAPHIC and ch not in _BLANK_GRAPHICS else "C"
+        for k, inside in enumerate((major in "LNPS", major in "LNS")):
+            if inside and starts[k] < 0:
+                starts[k] = code
+            elif not inside and starts[k] >= 0:
+                lo, hi = starts[k], code - 1
+                bodies[k].append(re.escape(chr(lo)) + ("-" + re.escape(chr(hi)) if hi > lo else ""))
+                starts[k] = -1
+    return "".join(bodies[0]), "".join(bodies[1])
+
+
+_SHOWS, _SAYS_BODY = _category_classes()
+# Marks (M) show only on a base, which is itself visible, so a lone combining mark is not; format and control
+# characters (Cf, Cc: zero-width spaces, bidi controls, U+FFF9-FFFB annotations, tag characters), separators (Z),
+# private-use and unassigned code points never show.
+_VISIBLE = re.compile(f"[{_SHOWS}]")
+# What renders as blank space in the places a model writes: LaTeX spacing and phantom commands, HTML space
+# entities, empty HTML elements and line breaks, and empty thought/answer tags. Removed before the visibility test.
+_BLANK_MARKUP = re.compile(
+    r"\\(?:quad|qquad|[,;:! ]|enspace|thinspace|medspace|thickspace|negthinspace|hfill|vfill|newline|par|"
+    r"smallskip|medskip|bigskip|noindent)(?![A-Za-z])|\\(?:hspace|vspace|phantom|hphantom|vphantom)\*?\{[^{}]*\}|"
+    r"\\\\|~|&(?:nbsp|ensp|emsp|thinsp|zwsp|zwj|zwnj|lrm|rlm|shy|#0*160|#x0*a0|#0*8203|#x0*200b|#0*173);?|"
+    r"</?(?:br|p|div|span|hr|wbr|think|answer)\b[^<>]{0,200}>",
+    re.IGNORECASE,
 )
+# A summary or an answer must say something: at least one letter, digit or symbol (an answer may be "∅" or "+").
+_SAYS = re.compile(f"[{_SAYS_BODY}]")
 
 
 def has_visible_text(text: str) -> bool:
-    """Whether the text holds at least one character a reader would see."""
-    return _VISIBLE.search(text) is not None
+    """Whether the text holds at least one character a reader would see (by Unicode category), once blank markup
+    (LaTeX spacing, `&nbsp;`, `<br/>`, empty tags) is taken out."""
+    return _VISIBLE.search(_BLANK_MARKUP.sub("", text)) is not None
+
+
+def has_content(text: str) -> bool:
+    """Whether the text says something: a visible letter, number or symbol, not only punctuation (a summary of
+    `.` says nothing), once blank markup is taken out."""
+    return _SAYS.search(_BLANK_MARKUP.sub("", text)) is not None
 
 
 def _checks(text: str, cfg: FormatConfig) -> dict[str, bool]:
@@ -94,10 +141,10 @@ def _checks(text: str, cfg: FormatConfig) -> dict[str, bool]:
     close_at = text.find(t_close)
     checks["think_closed_once"] = close_at > text.find(t_open) >= 0 and text.count(t_close) == 1
     thought = text[text.find(t_open) + len(t_open) : close_at] if checks["think_closed_once"] else ""
-    checks["thought_not_empty"] = has_visible_text(thought)
+    checks["thought_not_empty"] = has_content(thought)
     rest = text[close_at + len(t_close) :] if close_at >= 0 else ""
     if cfg.layout == "r1":
-        checks["summary_not_empty"] = has_visible_text(rest) and t_open not in rest and t_close not in rest
+        checks["summary_not_empty"] = has_content(rest) and t_open not in rest and t_close not in rest
         return checks
     a_open, a_close = cfg.answer
     body = rest.strip()
@@ -105,7 +152,7 @@ def _checks(text: str, cfg: FormatConfig) -> dict[str, bool]:
     a_close_at = body.find(a_close)
     checks["answer_closed_once"] = a_close_at > 0 and text.count(a_close) == 1
     answer = body[len(a_open) : a_close_at] if checks["answer_follows_thought"] and a_close_at > 0 else ""
-    checks["answer_not_empty"] = has_visible_text(answer)
+    checks["answer_not_empty"] = has_content(answer)
     checks["nothing_after_answer"] = a_close_at > 0 and not has_visible_text(body[a_close_at + len(a_close) :])
     return checks
 

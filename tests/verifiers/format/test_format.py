@@ -106,3 +106,51 @@ def test_linear_time_on_a_megabyte_of_tags():
     v = judge(text, strict=False)
     assert time.perf_counter() - started < 0.5
     assert v.status in {"partial", "wrong"}
+
+
+# --- issue 13 row 7: "visible" is decided by Unicode category, and blank markup says nothing ---------------------
+
+BLANK = {
+    "C0 controls": "\u0001\u0002\u001f",
+    "C1 controls": "\u0085\u009f",
+    "interlinear annotation": "\ufff9\ufffa\ufffb",
+    "format characters": "\u200b\u2061\u2064\u206a\U000e0001",
+    "lone combining marks outside U+0300-036F": "\u0483\u20dd\u1ab0\ufe20",
+    "lone marks after spaces": " \u0301 \u0308",
+    "private use": "\ue000\U000f0000",
+    "unassigned": "\u0378\U0003ffff",
+    "hangul fillers and braille blank": "\u3164\u115f\uffa0\u2800",
+    "LaTeX spacing": "\\quad \\qquad \\, \\; \\! \\ ~ \\hspace{2em} \\phantom{x}",
+    "HTML entities and line breaks": "&nbsp; &#160; &emsp;<br/><br> <p></p>",
+}
+
+
+@pytest.mark.parametrize("name", BLANK)
+def test_blank_thought_answer_or_summary_earns_nothing(name: str) -> None:
+    blank = BLANK[name]
+    assert judge(f"<think>{blank}</think><answer>3</answer>").score == 0.0
+    assert judge(f"<think>x</think><answer>{blank}</answer>").score == 0.0
+    assert judge(f"<think>real reasoning</think>{blank}", layout="r1").score == 0.0
+
+
+def test_control_characters_never_make_a_format_task_pay() -> None:
+    v = judge("<think>\u0001</think>\u0002")
+    assert v.score == 0.0
+    assert judge("<think>\u0001</think><answer>\u0002</answer>").score == 0.0
+
+
+@pytest.mark.parametrize("summary", [".", "…", "<answer></answer>", "<answer> </answer>", " . ! "])
+def test_r1_summary_that_says_nothing_earns_nothing(summary: str) -> None:
+    assert judge(f"<think>real reasoning</think>{summary}", layout="r1").score == 0.0
+
+
+@pytest.mark.parametrize(
+    "content", ["a", "4", "\u00e1", "e\u0301", "\u2205", "\u221e", "\u4e2d", "\u0905\u093f", "x\u20dd", "\\quad 3"]
+)
+def test_real_content_is_visible(content: str) -> None:
+    assert judge(f"<think>{content}</think><answer>{content}</answer>").score == 1.0
+    assert judge(f"<think>r</think>{content}", layout="r1").score == 1.0
+
+
+def test_punctuation_after_the_answer_is_still_text_after_it() -> None:
+    assert judge("<think>x</think><answer>4</answer>.").score == 0.0
