@@ -380,26 +380,30 @@ class Worker:
                 break
             self.scanned = len(self.buf)
             ready, _, _ = select.select([self.resp_r], [], [], 0.05)
-            used = start_cpu + self.cpu() - base
-            budget.cpu_used = used
-            if used > budget.cpu_limit or time.monotonic() > wall_end:
-                self.kill()
-                raise Abort("time_limit", f"over {budget.cpu_limit:g}s")
-            if ready:
-                chunk = os.read(self.resp_r, 1 << 20)
-                if not chunk:
-                    code = self.wait()
-                    verdict = "memory_limit" if code == -9 else "runtime_error"
-                    raise Abort(verdict, f"program process ended (status {code})")
-                self.buf += chunk
-                if len(self.buf) > MAX_MSG:
+            # CPU is read (from /proc) while waiting and once a message is in, not on every chunk: a call's cost
+            if not ready or time.monotonic() > wall_end:
+                budget.cpu_used = start_cpu + self.cpu() - base
+                if budget.cpu_used > budget.cpu_limit or time.monotonic() > wall_end:
                     self.kill()
-                    raise Abort("output_limit", "reply too large")
+                    raise Abort("time_limit", f"over {budget.cpu_limit:g}s")
+                continue
+            chunk = os.read(self.resp_r, 1 << 20)
+            if not chunk:
+                code = self.wait()
+                verdict = "memory_limit" if code == -9 else "runtime_error"
+                raise Abort(verdict, f"program process ended (status {code})")
+            self.buf += chunk
+            if len(self.buf) > MAX_MSG:
+                self.kill()
+                raise Abort("output_limit", "reply too large")
         line = bytes(self.buf[:end])
         del self.buf[: end + 1]
         self.scanned = 0
         self.billed = self.cpu()
         budget.cpu_used = start_cpu + self.billed - base
+        if budget.cpu_used > budget.cpu_limit:  # it answered, but over its time
+            self.kill()
+            raise Abort("time_limit", f"over {budget.cpu_limit:g}s")
         try:
             msg = loads(line)
         except (ValueError, RecursionError, MemoryError):  # a reply nested too deeply for the parser, too
