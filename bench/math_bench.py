@@ -1,12 +1,16 @@
 """Benchmark: Aha's math verifier against Math-Verify on the labelled corpus, in one run.
 
     .venv/bin/python bench/math_bench.py [--corpus tests/verifiers/math/corpus.jsonl] [--deadline 2.0]
+        [--shapes tests/verifiers/math/shapes.jsonl]
 
 For each checker: precision and recall (positive class = "correct"), accuracy against the labels, items per
 second, p50/p99/max latency (warm: one untimed warm-up pass first), the number of items over the deadline, and
-the throughput ratio. Math-Verify (a benchmark-only dependency) uses SIGALRM timeouts, so everything runs in the
-main thread. Aha is measured twice: with its bounded reference cache cleared before every item (each verdict
-parses its reference from scratch) and with the cache warm (a GRPO group sharing one reference).
+the throughput ratio. The same table, and the accuracy of both checkers shape by shape, on the corpus of the hard
+answer shapes of issue 12 (rounded decimals, labels, dummy variables, set-builder sets, words and units, ±,
+thousands separators, chains, damaged references; each with near misses). Math-Verify (a benchmark-only
+dependency) uses SIGALRM timeouts, so everything runs in the main thread. Aha is measured twice: with its
+bounded reference cache cleared before every item (each verdict parses its reference from scratch) and with the
+cache warm (a GRPO group sharing one reference).
 """
 
 from __future__ import annotations
@@ -44,8 +48,14 @@ def load(path: Path) -> list[dict]:
 
 
 def aha_status(item: dict) -> str:
-    """Aha's status for one corpus item."""
-    return verify(Attempt(completion=item["completion"], reference=item["reference"])).status
+    """Aha's status for one corpus item (with its prompt and options when it has them)."""
+    attempt = Attempt(
+        completion=item["completion"],
+        reference=item["reference"],
+        prompt=item.get("prompt"),
+        options=item.get("options") or {},
+    )
+    return verify(attempt).status
 
 
 def aha_status_cold(item: dict) -> str:
@@ -116,16 +126,10 @@ def report(res: Result, items: list[dict], deadline: float) -> dict[str, float]:
     return row
 
 
-def main() -> None:
-    """Run both checkers and print the comparison."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--corpus", type=Path, default=ROOT / "tests/verifiers/math/corpus.jsonl")
-    ap.add_argument("--deadline", type=float, default=2.0, help="per-item deadline in seconds")
-    ap.add_argument("--show-misses", action="store_true", help="list every item a checker gets wrong")
-    args = ap.parse_args()
-    items = load(args.corpus)
-    print(f"corpus: {len(items)} items {dict(Counter(it['expected'] for it in items))}; deadline {args.deadline}s")
-    t_start = time.perf_counter()
+def compare(items: list[dict], deadline: float, show_misses: bool, key: str) -> None:
+    """Run Aha (cold and warm reference cache) and Math-Verify on `items`; print the table and, per `key`
+    (category or shape), the accuracy of each checker."""
+    print(f"corpus: {len(items)} items {dict(Counter(it['expected'] for it in items))}; deadline {deadline}s")
     results = [
         run("aha (ref cache cold)", aha_status_cold, items),
         run("aha (ref cache warm)", aha_status, items),
@@ -135,24 +139,38 @@ def main() -> None:
         f"\n{'checker':<22} {'precision':>9} {'recall':>7} {'accuracy':>8} {'items/s':>10} {'p50 ms':>8} "
         f"{'p99 ms':>8} {'max ms':>9} {'>ddl':>6} {'FP':>4} {'FN':>4}"
     )
-    rows = {r.name: report(r, items, args.deadline) for r in results}
+    rows = {r.name: report(r, items, deadline) for r in results}
     mv = rows["math-verify"]["items_per_s"]
     print()
     for name in ("aha (ref cache cold)", "aha (ref cache warm)"):
         print(f"throughput ratio {name} / math-verify: {rows[name]['items_per_s'] / mv:.1f}x")
-    print("\nlabel mismatches by category (aha cold | math-verify):")
-    cats = sorted({it["category"] for it in items})
-    for cat in cats:
-        idx = [i for i, it in enumerate(items) if it["category"] == cat]
-        a = sum(1 for i in idx if results[0].statuses[i] != items[i]["expected"])
-        m = sum(1 for i in idx if results[2].statuses[i] != items[i]["expected"])
-        print(f"  {cat:<24} {len(idx):>4} items   aha {a:>3}   math-verify {m:>3}")
-    if args.show_misses:
+    print(f"\naccuracy by {key} (aha cold | math-verify):")
+    for cat in sorted({it[key] for it in items}):
+        idx = [i for i, it in enumerate(items) if it[key] == cat]
+        a = sum(1 for i in idx if results[0].statuses[i] == items[i]["expected"]) / len(idx)
+        m = sum(1 for i in idx if results[2].statuses[i] == items[i]["expected"]) / len(idx)
+        print(f"  {cat:<24} {len(idx):>4} items   aha {a:>6.3f}   math-verify {m:>6.3f}")
+    if show_misses:
         for res in (results[0], results[2]):
             print(f"\nmisses of {res.name}:")
             for it, st in zip(items, res.statuses, strict=True):
                 if st != it["expected"]:
                     print(f"  {it['id']}: expected {it['expected']}, got {st}; ref={it['reference']!r:.50}")
+
+
+def main() -> None:
+    """Run both checkers on the labelled corpus and on the shape corpus and print the comparisons."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", type=Path, default=ROOT / "tests/verifiers/math/corpus.jsonl")
+    ap.add_argument("--shapes", type=Path, default=ROOT / "tests/verifiers/math/shapes.jsonl")
+    ap.add_argument("--deadline", type=float, default=2.0, help="per-item deadline in seconds")
+    ap.add_argument("--show-misses", action="store_true", help="list every item a checker gets wrong")
+    args = ap.parse_args()
+    t_start = time.perf_counter()
+    print("== labelled corpus")
+    compare(load(args.corpus), args.deadline, args.show_misses, "category")
+    print("\n== hard answer shapes (issue 12)")
+    compare(load(args.shapes), args.deadline, args.show_misses, "shape")
     print(f"\nbench wall time {time.perf_counter() - t_start:.1f}s")
 
 

@@ -986,6 +986,10 @@ def parse(s: str, reference: bool = False) -> Node:
         ratio = _ratio(s, reference)
         if ratio is not None:
             return ratio
+        if reference:
+            described = _described(s)
+            if described is not None:
+                return described
     if THOUSANDS_RE.fullmatch(s):
         return _num(s.replace(",", ""))
     text = _as_text_answer(s)
@@ -1043,6 +1047,20 @@ def _set_builder(s: str, reference: bool) -> Node | None:
 _RATIO_ROOT = r"\\sqrt\{\d+\}|\\sqrt\d"
 _RATIO_SIDE_RE = re.compile(rf"\s*(?:[\d.]+|\\d?frac\{{\d+\}}\{{\d+\}}|{_RATIO_ROOT})(?:\s*(?:{_RATIO_ROOT}))?\s*")
 _CLOCK_RE = re.compile(r"\s*\d{1,2}\s*:\s*\d\d\s*")
+
+
+def _described(s: str) -> Node | None:
+    """A reference that states a condition and then its set, `-1<x \\leqslant 1:(-1,1]` or `x<-7:(-\\infty,-7)`
+    (college_math writes them so): the set after the last colon, when it is one (an interval, a union, the reals
+    or the empty set). References only: in an answer the two sides could disagree."""
+    k = s.rfind(":")
+    try:
+        node = parse(s[k + 1 :], reference=True)
+    except ParseError:
+        return None
+    if isinstance(node, Seq) and node.open in "([" and node.open and node.close in ")]" and len(node.items) == 2:
+        return node
+    return node if isinstance(node, SetOp | Reals | EmptySet) else None
 
 
 def _ratio(s: str, reference: bool) -> Node | None:

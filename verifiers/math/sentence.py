@@ -25,7 +25,9 @@ _BLOCKING = frozenset(
     million billion if when otherwise else other another wrong incorrect false instead to from until up within
     but all any every some multiple infinitely many root square cube power squared cubed factorial log inverse
     reciprocal negative positive opposite absolute modulo mod percent ratio sum product difference quotient
-    first last next previous before after range interval""".split()
+    first last next previous before after range interval doesn don isn aren wasn weren cannot can won fails fail
+    failed impossible invalid undefined exist exists nonexistent unknown could would should might guess check
+    except whereas while though although unless""".split()
 )
 _PUNCT = " \t\n.,;:!?=*()"
 _SINGLE_NAME_RE = re.compile(r"[A-Za-z](?:_\{?\w+\}?)?")

@@ -24,13 +24,19 @@ _PERCENT_WORD_RE = re.compile(r"(\d)\s*(?:\\text(?:rm)?\{\s*)?(?:percent|per\s?c
 _SPACE_THOUSANDS_RE = re.compile(r"-?\d{1,3}(?:(?: |,\\!|\\!,)\d{3})+(?:\.\d+)?")
 # A label: one or more words and a colon, at the start or after a top-level comma or semicolon; in `\text{}` or
 # bare. Never a colon between numbers (`10:3` is a ratio).
+# A single letter is a label only with a space after its colon (`x: 3`; `x:y` is a ratio of names, left alone).
 _LABEL_RE = re.compile(
-    r"(^|[,;]\s*)(?:\\text(?:bf|rm)?\{\s*([A-Za-z][A-Za-z ]{0,24}?)\s*:\s*\}|([A-Za-z][A-Za-z ]{0,24}?)\s*:)(?!=)"
+    r"(^|[,;]\s*)(?:\\text(?:bf|rm)?\{\s*([A-Za-z][A-Za-z ]{0,24}?)\s*:\s*\}|([A-Za-z][A-Za-z ]{1,24}?)\s*:"
+    r"|([A-Za-z])\s*:(?=\s))(?!=)"
 )
 
 
 def _label(m: re.Match[str]) -> str:
+    if m.group(4):
+        return f"{m.group(1)}{m.group(4)}="  # `x: 3` is `x = 3`
     name = (m.group(2) or m.group(3) or "").lower().replace(" ", "")
+    if len(name) == 1:
+        return f"{m.group(1)}{name}="
     return f"{m.group(1)}\\{LABEL_CMD}{{{name}}}="
 
 
