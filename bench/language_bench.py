@@ -2,8 +2,11 @@
 
 Builds realistic chains of thought of about 2,000 and 20,000 characters (English prose with inline and display
 LaTeX and a code block, a Chinese CoT with the same math, and an English/Chinese mix) and scores each repeatedly
-in this single process, so the figure is per core. The target from issue 5 is more than 2,000 completions per
-second for 2,000-character CoTs.
+in this single process, so the figure is per core: completions per second of this process's CPU time (the
+machine's other load does not count against it; wall-clock rates are shown too). Each kind cycles through 16
+variants with the sentences in a different order, so no two consecutive calls score the same text (the word-vector
+cache is warm, as it is in a training run, whose vocabulary repeats; identical texts are never cached). Targets
+(issues 5 and 13): at least 2,000 completions per second for 2,000-character CoTs and 1,500 for 20,000.
 
 Run: `.venv/bin/python bench/language_bench.py [--seconds 2]`
 """
@@ -11,6 +14,7 @@ Run: `.venv/bin/python bench/language_bench.py [--seconds 2]`
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import time
 from pathlib import Path
@@ -22,6 +26,8 @@ from verifiers.language.model import get_model  # noqa: E402
 from verifiers.verdict import Attempt  # noqa: E402
 
 TARGET_PER_S = 2000
+TARGET_20K_PER_S = 1500
+VARIANTS = 16
 
 _EN = [
     "Let me start by reading the problem carefully and writing down what we know. ",
@@ -45,7 +51,9 @@ _ZH = [
 ]
 
 
-def _cot(parts: list[str], chars: int) -> str:
+def _cot(parts: list[str], chars: int, seed: int = 0) -> str:
+    if seed:
+        parts = random.Random(seed).sample(parts, len(parts))
     out: list[str] = []
     size = 0
     i = 0
@@ -56,54 +64,62 @@ def _cot(parts: list[str], chars: int) -> str:
     return "".join(out)[:chars]
 
 
-def _mixed(chars: int) -> str:
-    return _cot([p for pair in zip(_EN, _ZH, strict=True) for p in pair], chars)
+def _mixed(chars: int, seed: int = 0) -> str:
+    return _cot([p for pair in zip(_EN, _ZH, strict=True) for p in pair], chars, seed)
 
 
-def _rates(attempt: Attempt, seconds: float, rounds: int) -> list[float]:
-    """Completions per second in each of `rounds` rounds of `seconds / rounds` each."""
-    verify(attempt)  # warm-up (the model is already loaded)
-    rates = []
+def _rates(attempts: list[Attempt], seconds: float, rounds: int) -> tuple[list[float], list[float]]:
+    """Completions per CPU second and per wall second in each of `rounds` rounds of `seconds / rounds` each."""
+    for attempt in attempts:
+        verify(attempt)  # warm-up (the model is already loaded)
+    cpu_rates, wall_rates = [], []
     for _ in range(rounds):
         n = 0
-        start = time.perf_counter()
-        deadline = start + seconds / rounds
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        deadline = wall0 + seconds / rounds
         while True:
-            for _ in range(10):
+            for attempt in attempts:
                 verify(attempt)
-            n += 10
+            n += len(attempts)
             now = time.perf_counter()
             if now >= deadline:
-                rates.append(n / (now - start))
+                cpu_rates.append(n / max(time.process_time() - cpu0, 1e-9))
+                wall_rates.append(n / (now - wall0))
                 break
-    return sorted(rates)
+    return sorted(cpu_rates), sorted(wall_rates)
 
 
 def main() -> None:
-    """Print completions/s for each CoT kind and size, and whether the 2,000-character target is met."""
+    """Print completions/s for each CoT kind and size, and whether the targets are met."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per measurement (median and best shown)")
     args = parser.parse_args()
     get_model()
     print(f"language verifier, one process (one core), {args.seconds:g} s per measurement in {args.rounds} rounds")
-    print(f"{'cot':<10}{'chars':>8}{'median/s':>11}{'best/s':>9}{'ms each':>9}  score")
-    worst_2k = float("inf")
+    print(f"{'cot':<10}{'chars':>8}{'cpu med/s':>11}{'cpu best/s':>11}{'wall med/s':>11}{'ms cpu':>8}  score")
+    worst = {2_000: float("inf"), 20_000: float("inf")}
     for chars in (2_000, 20_000):
-        for kind, lang, text in (
-            ("english", "en", _cot(_EN, chars)),
-            ("chinese", "zh", _cot(_ZH, chars)),
-            ("mixed", "zh", _mixed(chars)),
+        for kind, lang, make in (
+            ("english", "en", lambda seed, c=chars: _cot(_EN, c, seed)),
+            ("chinese", "zh", lambda seed, c=chars: _cot(_ZH, c, seed)),
+            ("mixed", "zh", lambda seed, c=chars: _mixed(c, seed)),
         ):
-            attempt = Attempt(completion=f"<think>\n{text}\n</think>\nThe answer is 1.", language=lang)
-            rates = _rates(attempt, args.seconds, args.rounds)
-            rate = rates[len(rates) // 2]
-            score = verify(attempt).score
-            print(f"{kind:<10}{chars:>8}{rate:>11,.0f}{rates[-1]:>9,.0f}{1000 / rate:>9.3f}  {score:.3f}")
-            if chars == 2_000:
-                worst_2k = min(worst_2k, rate)
-    verdict = "meets" if worst_2k > TARGET_PER_S else "MISSES"
-    print(f"2,000-char CoTs: slowest median {worst_2k:,.0f}/s {verdict} the target of {TARGET_PER_S:,}/s per core")
+            attempts = [
+                Attempt(completion=f"<think>\n{make(seed)}\n</think>\nThe answer is 1.", language=lang)
+                for seed in range(VARIANTS)
+            ]
+            cpu, wall = _rates(attempts, args.seconds, args.rounds)
+            rate = cpu[len(cpu) // 2]
+            score = verify(attempts[0]).score
+            print(
+                f"{kind:<10}{chars:>8}{rate:>11,.0f}{cpu[-1]:>11,.0f}{wall[len(wall) // 2]:>11,.0f}"
+                f"{1000 / rate:>8.3f}  {score:.3f}"
+            )
+            worst[chars] = min(worst[chars], rate)
+    for chars, target in ((2_000, TARGET_PER_S), (20_000, TARGET_20K_PER_S)):
+        verdict = "meets" if worst[chars] >= target else "MISSES"
+        print(f"{chars:,}-char CoTs: slowest median {worst[chars]:,.0f}/s per CPU second {verdict} {target:,}/s")
 
 
 if __name__ == "__main__":

@@ -169,9 +169,9 @@ def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target:
     """Words per language of `parts`; `same` is the set of labels that count as the target (empty: no target)."""
     # fastText's features are lower-case heavy: all-caps English reads as Spanish otherwise.
     texts = [p.text.lower() for p in parts]
-    ranked = model.ranked(texts, [p.langs for p in parts])
-    scripts = _SCRIPTS.get(target or "", _LATIN_ONLY)
     close = (_CLOSE.get(target or "", frozenset()) | same) if target else frozenset()
+    ranked = model.ranked(texts, [p.langs for p in parts], want=close)
+    scripts = _SCRIPTS.get(target or "", _LATIN_ONLY)
     counts: dict[str, float] = {}
     short: dict[str, list[int]] = {}
     for i, (piece, text, top) in enumerate(zip(parts, texts, ranked, strict=True)):
@@ -191,7 +191,7 @@ def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target:
                 continue
         counts[lang] = counts.get(lang, 0.0) + piece.words
     families = list(short)
-    lines = model.ranked([" ".join(texts[i] for i in short[f]) for f in families], [None] * len(families))
+    lines = model.ranked([" ".join(texts[i] for i in short[f]) for f in families], [None] * len(families), want=close)
     for family, line in zip(families, lines, strict=True):
         members = short[family]
         allow_target = target is not None and family in scripts

@@ -128,6 +128,7 @@ class Lid:
         output = _quant_matrix(r) if quant_output else _dense_matrix(r)
         self.dim, self._nwords, self._bucket, self._minn, self._maxn = dim, nwords, bucket, minn, maxn
         self.labels: tuple[str, ...] = tuple(w.removeprefix(_LABEL_PREFIX) for w in words[nwords:])
+        self.index: dict[str, int] = {label: i for i, label in enumerate(self.labels)}
         self._word_ids = {w: i for i, w in enumerate(words[:nwords])}
         self._output = output[: nlabels - 1]  # the internal nodes of the tree
         self._levels = _huffman_levels(counts[nwords:])

@@ -83,36 +83,59 @@ class LangId:
             self.lid = None
 
     def ranked(
-        self, texts: list[str], allowed: list[tuple[str, ...] | None], k: int = 5
+        self,
+        texts: list[str],
+        allowed: list[tuple[str, ...] | None],
+        k: int = 5,
+        want: frozenset[str] = frozenset(),
     ) -> list[list[tuple[str, float]]]:
-        """The `k` most likely languages of each text with their probabilities, inside `allowed[i]` when given."""
-        out: list[list[tuple[str, float]]] = []
-        if self.lid is not None:
-            import numpy as np
+        """The `k` most likely languages of each text with their probabilities, best first, inside `allowed[i]`
+        when given, followed by the languages of `want` not among them (so a caller can read their probability).
 
-            logp = self.lid.logprobs([t.split() for t in texts])
-            labels = self.lid.labels
-            for row, ok in zip(logp, allowed, strict=True):
-                if ok is not None:
-                    idx = [labels.index(lang) for lang in ok if lang in labels]
-                    order = sorted(idx, key=lambda i: -row[i])[:k]
-                else:
-                    order = np.argsort(-row)[:k].tolist()
-                # Every label after the top k, so that a caller can read any language's probability.
-                top = [(labels[i], float(np.exp(row[i]))) for i in order]
-                seen = {labels[i] for i in order}
-                out.append(top + [(la, float(np.exp(p))) for la, p in zip(labels, row, strict=True) if la not in seen])
+        A text whose script allows one language gets it with probability 1, without a model call."""
+        out: list[list[tuple[str, float]]] = [[(a[0], 1.0)] if a is not None and len(a) == 1 else [] for a in allowed]
+        todo = [i for i, a in enumerate(allowed) if a is None or len(a) > 1]
+        if not todo:
             return out
-        for text, ok in zip(texts, allowed, strict=True):
-            line = text.replace("\n", " ").encode("utf-8", "replace").decode("utf-8") + "\n"
-            pairs = [
-                (lab.removeprefix(_LABEL_PREFIX), p)
-                for p, lab in self._ft.predict(line, 176 if ok else k, 0.0, "replace")
-            ]
-            if ok is not None:
-                pairs = [x for x in pairs if x[0] in ok] or [(ok[0], 0.0)]
-            out.append(pairs[:k])
+        if self.lid is None:
+            for i in todo:
+                out[i] = self._ranked_by_fasttext(texts[i], allowed[i], k, want)
+            return out
+        import numpy as np
+
+        labels = self.lid.labels
+        index = self.lid.index
+        want_idx = [index[w] for w in want if w in index]
+        logp = self.lid.logprobs([texts[i].split() for i in todo])
+        # The top k of every row at once (one partition and one sort of k columns), then the wanted labels.
+        k = min(k, logp.shape[1] - 1)
+        part = np.argpartition(-logp, k, axis=1)[:, :k]
+        top = np.take_along_axis(part, np.argsort(-np.take_along_axis(logp, part, axis=1), axis=1), axis=1)
+        probs = np.exp(logp)
+        top_list = top.tolist()
+        for r, i in enumerate(todo):
+            ok = allowed[i]
+            order = (
+                sorted((index[la] for la in ok if la in index), key=lambda j, r=r: -logp[r, j])[:k]
+                if ok is not None
+                else top_list[r]
+            )
+            chosen = order + [j for j in want_idx if j not in order]
+            row = probs[r, chosen].tolist()
+            out[i] = [(labels[j], p) for j, p in zip(chosen, row, strict=True)]
         return out
+
+    def _ranked_by_fasttext(
+        self, text: str, ok: tuple[str, ...] | None, k: int, want: frozenset[str]
+    ) -> list[tuple[str, float]]:
+        # fastText's own predict, when numpy is missing: all labels, then the same selection as above.
+        line = text.replace("\n", " ").encode("utf-8", "replace").decode("utf-8") + "\n"
+        pairs = [(lab.removeprefix(_LABEL_PREFIX), p) for p, lab in self._ft.predict(line, 176, 0.0, "replace")]
+        if ok is not None:
+            pairs = [x for x in pairs if x[0] in ok] or [(ok[0], 0.0)]
+        top = pairs[:k]
+        seen = {la for la, _ in top}
+        return top + [x for x in pairs[k:] if x[0] in want and x[0] not in seen]
 
     def predict(self, texts: list[str], allowed: list[tuple[str, ...] | None]) -> list[str]:
         """The most likely language (ISO code) of each text (one line each, newlines are ignored).

@@ -38,6 +38,7 @@ acronyms and names far more often than a switch of language.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Callable
@@ -172,15 +173,26 @@ def _prose_count(tokens: list[str], stop: frozenset[str]) -> int:
     return sum(1 for t in tokens if len(t) >= 3 and t.lower() not in stop)
 
 
+# Words of three or more ASCII letters that are not a command name: an ASCII span with fewer than a prose run needs
+# cannot hold one, and most formulas have none (`\\frac{1}{k(k+1)}`), so they skip the full analysis.
+_WORDISH_RE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
+
+
 def _math_residue(match: re.Match[str]) -> str:
     """What of a math span carries language: runs of prose (text commands included) and non-Latin letters."""
-    kept = _prose_runs(match.group(), 2, _MATH_WORDS)
+    span = match.group()
+    if span.isascii() and len(_WORDISH_RE.findall(span)) < 2:
+        return " "
+    kept = _prose_runs(span, 2, _MATH_WORDS)
     return f" {' '.join(kept)} " if kept else " "
 
 
 def _code_residue(match: re.Match[str]) -> str:
     """What of a code span carries language: its prose lines, comments and strings, and non-Latin letters."""
-    kept = _prose_runs(match.group(), 3, _CODE_WORDS)
+    span = match.group()
+    if span.isascii() and sum(1 for w in _WORDISH_RE.findall(span) if w.lower() not in _CODE_WORDS) < 3:
+        return " "
+    kept = _prose_runs(span, 3, _CODE_WORDS)
     return f" {' '.join(kept)} " if kept else " "
 
 
@@ -305,7 +317,17 @@ def _char_table() -> list[int]:
     table[0x2019] = ord("'")
     for ch in _BOUNDARY:
         table[ord(ch)] = 0x0A
+    # Every other BMP character that is not a letter, a mark or white space separates words (`_NON_WORD_RE` for
+    # the BMP, done here in the same C pass): zero-width spaces, the braille blank, symbols, other digits.
+    for code in range(0x10000):
+        if table[code] == code and code not in (0x0A, 0x27) and not _word_char(chr(code)):
+            table[code] = 0x20
     return table
+
+
+def _word_char(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return category[0] in "LM" or (category == "Zs" and ch == " ") or ch in "\t\n\r\x0b\x0c"
 
 
 # Built once at import (about 2 MB) and never mutated.
@@ -378,7 +400,8 @@ def strip_non_language(text: str) -> str:
         if trigger in text:
             text = pattern.sub(" " if residue is None else residue, text)
     text = text.translate(_CHAR_TABLE)
-    return text if ascii_text else _NON_WORD_RE.sub(" ", text)
+    # The table has done the BMP; only characters above it (emoji, mathematical letters NFKC left) need the regex.
+    return text if ascii_text or max(text) <= "\uffff" else _NON_WORD_RE.sub(" ", text)
 
 
 class Piece(NamedTuple):
@@ -472,21 +495,37 @@ _ROMAJA_WORD_RE = re.compile(rf"(?:{_ROMAJA_SYLLABLE})+")
 # Share of a run's words that must be romanised syllables (English has "he", "can", "long", but not 80 % of it).
 _ROMANISED_SHARE = 0.8
 _MARKED_SHARE = 0.2
+_NOT_ROMANISED_RE = re.compile(r"[bcdfjqsvwxz](?![a-z])|(?<!n)g(?![a-z])|th|y(?![a-z])")
 _PINYIN_MARK_RE = re.compile(r"x|q|zh|uo|iao|ie|ou|ao|ui|iu|ng$")
 _ROMAJA_MARK_RE = re.compile(r"eo|eu|ae|ui|yo|yu|kk|tt|pp|ss|jj")
 
 
 def _romanised(tokens: list[str]) -> str | None:
     """`zh` for a run written in pinyin, `ko` for romanised Korean, else None."""
-    if len(tokens) < 3:
+    n = len(tokens)
+    if n < 3:
         return None
-    words = [unicodedata.normalize("NFD", t.lower()).encode("ascii", "ignore").decode() for t in tokens]
+    run = " ".join(tokens).lower()
+    if not run.isascii():
+        run = unicodedata.normalize("NFD", run).encode("ascii", "ignore").decode()
+    words = run.split()
+    allowed_misses = n - math.ceil(_ROMANISED_SHARE * n)
+    # Neither romanisation ends a word in these letters or writes "th": most English or French runs fail here, in
+    # one C-level scan, before any syllable match.
+    if len(_NOT_ROMANISED_RE.findall(run)) > allowed_misses:
+        return None
     for lang, pattern, marker in (("zh", _PINYIN_WORD_RE, _PINYIN_MARK_RE), ("ko", _ROMAJA_WORD_RE, _ROMAJA_MARK_RE)):
         # Syllable shapes alone also fit Malay or Swahili; the spellings only the romanisation uses must show.
-        if sum(1 for w in words if pattern.fullmatch(w)) >= _ROMANISED_SHARE * len(words) and sum(
-            1 for w in words if marker.search(w)
-        ) >= _MARKED_SHARE * len(words):
-            return lang
+        # Stops at the first misses too many, so English prose costs a few matches.
+        misses = 0
+        for w in words:
+            if not pattern.fullmatch(w):
+                misses += 1
+                if misses > allowed_misses:
+                    break
+        else:
+            if sum(1 for w in words if marker.search(w)) >= _MARKED_SHARE * n:
+                return lang
     return None
 
 
