@@ -34,7 +34,9 @@ MAX_FALLBACK_CHARS = 300
 MAX_CONVERT_DEPTH = 80
 _UNSAFE_RE = re.compile(
     r"!|\\binom|\\dbinom|\\tbinom|\\choose|\\sum|\\prod|\\int|\\lim|\\partial|\\mathrm\{d\}|\d{7,}|"
-    r"\^\s*\{[^{}]*[\^{]|\^\s*\{[^}]{6,}\}|\^\s*\d{4,}|\^\s*\\"
+    r"\^\s*\{[^{}]*[\^{]|\^\s*\{[^}]{6,}\}|\^\s*\d{4,}|\^\s*\\|"
+    # a colon between numbers is a time or a ratio, which the fast parser reads; latex2sympy reads `1:58 am` as 1/58
+    r"\d\s*:\s*\d"
 )
 _SYMPY_FUNCS = {
     "sin": "sin",
@@ -61,6 +63,28 @@ _SYMPY_FUNCS = {
 _REL_OPS = {"Equality": "=", "StrictLessThan": "<", "StrictGreaterThan": ">", "LessThan": "<=", "GreaterThan": ">="}
 
 
+_CONVERTER: list[Any] = []
+
+
+def _converter_class() -> Any:
+    """latex2sympy's converter with its ANTLR parser in SLL prediction mode. Full LL prediction (the default)
+    spent 100-800 ms on some real references (`\\angle B E A_{1}=90`, a 70-character ODE solution); SLL takes
+    1-4 ms on them. Where SLL cannot decide it raises, and the input counts as unparsed: stricter, never another
+    reading. Built once (a class, immutable after creation); each call still makes its own parser."""
+    if not _CONVERTER:
+        from antlr4.atn.PredictionMode import PredictionMode
+        from latex2sympy2_extended.latex2sympy2 import _Latex2Sympy
+
+        class _SllConverter(_Latex2Sympy):  # type: ignore[misc]
+            def create_parser(self, latex_str: str) -> Any:
+                parser = super().create_parser(latex_str)
+                parser._interp.predictionMode = PredictionMode.SLL
+                return parser
+
+        _CONVERTER.append(_SllConverter)
+    return _CONVERTER[0]
+
+
 def _safe_for_sympy(s: str) -> bool:
     return len(s) <= MAX_FALLBACK_CHARS and s.count("^") <= 6 and _UNSAFE_RE.search(s) is None
 
@@ -70,16 +94,16 @@ def parse_with_latex2sympy(s: str) -> Node | None:
     if not _safe_for_sympy(s):
         return None
     try:
-        from latex2sympy2_extended.latex2sympy2 import ConversionConfig, latex2sympy
-        from latex2sympy2_extended.math_normalization import NormalizationConfig
+        from latex2sympy2_extended.latex2sympy2 import ConversionConfig
+        from latex2sympy2_extended.math_normalization import NormalizationConfig, normalize_latex
 
-        expr = latex2sympy(
+        normalized = normalize_latex(
             s,
-            normalization_config=NormalizationConfig(
+            NormalizationConfig(
                 basic_latex=True, units=True, malformed_operators=True, nits=True, boxed="none", equations=False
             ),
-            conversion_config=ConversionConfig(lowercase_symbols=False),
         )
+        expr = _converter_class()(config=ConversionConfig(lowercase_symbols=False)).parse(normalized)
         return _from_sympy(expr, 0)
     except Exception:  # noqa: BLE001 - any failure of the fallback means "could not parse"
         return None

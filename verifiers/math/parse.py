@@ -62,7 +62,7 @@ class Tok:
 # Immutable lookup tables (module-level constants are the only shared data in this package).
 GREEK = frozenset(
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi omicron rho "
-    "sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Upsilon Phi Psi Omega".split()
+    "sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Upsilon Phi Psi Omega ell".split()
 )
 FUNCS = frozenset(
     "sin cos tan cot sec csc arcsin arccos arctan arccot sinh cosh tanh coth log ln lg exp max min gcd lcm det "
@@ -939,6 +939,14 @@ def _sub_name(node: Node) -> str:
         return node.name
     if isinstance(node, Mul):
         return "".join(_sub_name(a) for a in node.args)
+    # `a_{n+2}`, `a_{n-1}`: an index expression names a term of a sequence, written as it is structured (so the
+    # fast parser keeps these, which otherwise cost latex2sympy hundreds of milliseconds)
+    if isinstance(node, Add):
+        return "+".join(_sub_name(a) for a in node.args)
+    if isinstance(node, Neg):
+        return "-" + _sub_name(node.arg)
+    if isinstance(node, Func) and node.name in ("max", "min"):
+        return node.name
     raise ParseError("complex subscript")
 
 
