@@ -20,12 +20,35 @@ numeric identity testing at fixed sample points, generic ones then large-magnitu
 constant `3`, `\\max(x, 3)` is wrong). A unit after a number is dropped with its exponent (`12\\text{ cm}^2` is
 12), a currency sign or unit does not hide thousands separators (`\\$1,200` is 1200), and numbers side by side
 (`2 6`) are not a product (only a mixed number `2\\frac{1}{2}` joins two numbers).
-LaTeX the fast parser does not know goes through latex2sympy2_extended, behind size guards.
+LaTeX the fast parser does not know goes through latex2sympy2_extended (SLL prediction), behind size guards.
+
+Hard shapes (issue 12), all with near misses in `tests/verifiers/math/shapes.jsonl`:
+- exact values are exact: two exact expressions that agree in doubles are confirmed at 200 bits
+  (`\\sqrt{2000000000002}` is not `1000000\\sqrt{2}`);
+- rounded decimals (`rounded_decimals`): a decimal with at least 3 significant digits that is the exact reference
+  correctly rounded at its own number of decimals (`71.43` for 500/7, `8.33\\%` for 1/12; never `71.42`, never
+  `3.3` for 10/3) is correct when something says the value is rounded: the question asks for a rounding, the
+  answer says `\\approx`, or the reference gives `exact \\approx decimal`;
+- labels: `a = 4, b = 9`, `(x, y, z) = (3, 1, 2)`, `x = y = \\frac{1}{3}`, `Max: 10, Min: 2`, `u(1) = 0`, `AB = 4`
+  stand for their values against an unlabelled side, and labels must agree when both sides have them;
+- dummy variables (`renaming`): a function's argument (`g(t) = 3t - 1` for `g(x) = 3x - 1`), an integer
+  parameter (k, n, m, j), the free parameter of a point; never onto a name the other side already uses;
+- sets: set-builder `\\{x \\mid ...\\}` (and, or, `\\setminus` points), `x < 2 or x = 4`, `x \\ne 1`,
+  `2 \\le |w| \\le 3`, `t \\in S` and a reference `condition : interval` compare as sets of values; a list of
+  overlapping conditions is ambiguous and matches nothing;
+- words (`sentence_number`): ordinals, `28 percent`, units, and a sentence stating exactly one value with no
+  hedging or bounding word (`The smallest $k$ is 12.`; no substring matching of word answers);
+- `\\pm` in sets, lists and points; thousands written `12 345`, `12,\\!345`; ratios `10:3` (not `4:30`);
+- chains `x = 2 + 3 = 5` (every step must equal the value); damaged text (form feeds and tabs that were `\\f`
+  and `\\t`, `\\neq` split by a newline, doubled backslashes, HTML, full-width and circled characters) is
+  repaired on both sides before parsing.
 
 Options (`Attempt.options`):
 - `float_rel_tol` (float, default 1e-6): relative tolerance used only when a side contains a decimal literal.
 - `budget_s` (float, default 1.0): internal time budget; when it runs out the verdict is `timeout`.
 - `require_boxed` (bool, default False): only a `\\boxed{}` answer counts; anything else is `no_answer`.
+- `rounded_decimals` ("auto" default, "always"/true, "never"/false): when a correctly rounded decimal counts.
+- `renaming` (bool, default True) and `sentence_number` (bool, default True): false turns those rules off.
 - `think_tags` (`[open, close]`, default `<think>`/`</think>`) and `think_prefilled` (the prompt ended with the
   opening tag; inferred from the prompt when absent), as the format verifier reads them.
 
@@ -97,9 +120,10 @@ class Options:
         if not isinstance(budget, int | float) or isinstance(budget, bool) or not (0.01 <= budget <= 30):
             budget = DEFAULT_BUDGET_S
         rounding = raw.get("rounded_decimals", "auto")
-        rounding = {True: "always", False: "never"}.get(rounding, rounding)  # type: ignore[call-overload]
-        if rounding not in ("auto", "always", "never"):
-            rounding = "auto"
+        if isinstance(rounding, bool):
+            rounding = "always" if rounding else "never"
+        if not isinstance(rounding, str) or rounding not in ("auto", "always", "never"):
+            rounding = "auto"  # a malformed value falls back to the default, like every other option
         # The other lenient rules are on unless turned off with an explicit false.
         lenient = [raw.get(k, True) is not False for k in ("renaming", "sentence_number")]
         return Options(float(tol), float(budget), boxed is True, rounding, *lenient)

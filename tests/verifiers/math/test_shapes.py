@@ -96,3 +96,12 @@ def test_exact_numbers_are_compared_beyond_double_precision() -> None:
     assert verify(Attempt(completion="\\boxed{\\sqrt{2000000000002}}", reference="1000000\\sqrt{2}")).status == "wrong"
     assert verify(Attempt(completion="\\boxed{\\sqrt{2}\\cdot 10^6}", reference="1000000\\sqrt{2}")).status == "correct"
     assert verify(Attempt(completion="\\boxed{2^{0.5}}", reference="\\sqrt{2}")).status == "correct"
+
+
+def test_malformed_lenient_options_fall_back_to_defaults() -> None:
+    for bad in ([1], {"a": 1}, "sometimes", 3, None):
+        v = verify(
+            Attempt(completion="\\boxed{\\approx 71.43}", reference="\\frac{500}{7}", options={"rounded_decimals": bad})
+        )
+        assert v.status == Status.CORRECT, bad
+        assert isinstance(cache_key(Attempt(completion="x", reference="1", options={"rounded_decimals": bad})), str)
