@@ -308,8 +308,7 @@ def _verify(attempt: Attempt) -> Verdict:
 
 # A question that asks for a rounded value: then a correctly rounded decimal answers it.
 _ASKS_ROUNDED_RE = re.compile(
-    r"\b(?:nearest|decimals?|round(?:ed|ing)?|significant (?:figures|digits)|approximat\w*|estimate\w*|"
-    r"places?)\b",
+    r"\b(?:nearest|decimals?|round(?:ed|ing)?|significant (?:figures|digits)|approximat\w*|estimate\w*)\b",
     re.IGNORECASE,
 )
 _APPROX_MARKS = ("\\approx", "≈", "\\simeq")

@@ -45,13 +45,14 @@ def test_every_shape_has_right_and_near_miss_cases() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_shape_case(case: dict) -> None:
-    t0 = time.perf_counter()
     v = verify(attempt(case))
-    elapsed = time.perf_counter() - t0
     assert v.status == case["expected"], (case["note"], v.reason, v.details)
     assert v.score == (1.0 if case["expected"] == "correct" else 0.0)
-    # A cold first call also imports mpmath; only a gross regression of the fast path shows at this bound.
-    assert elapsed < 0.5
+    # Timed once warm (the first call may import mpmath or latex2sympy); the bound is loose because the cores
+    # are shared, so only a gross regression of the fast path shows here (bench/math_bench.py measures).
+    t0 = time.perf_counter()
+    verify(attempt(case))
+    assert time.perf_counter() - t0 < 0.2
 
 
 def test_rounding_rule_depends_on_context_and_option() -> None:
