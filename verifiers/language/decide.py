@@ -43,8 +43,11 @@ FLOOR = 1e-3
 # fastText is over-confident on one or two words ("Maka" Swedish at 0.999): their evidence is floored higher.
 SHORT_FLOOR = 0.05
 SPLIT_MIN = 0.02
+# An unsure long piece takes the thought's majority label in its script when fastText gives it this share of the top.
+MAJORITY_RATIO = 0.05
 # Words of a long unsure piece: switching between two words costs more, since each word's evidence is weaker.
-WORD_SWITCH_COST = 3.0
+WORD_SWITCH_COST = 4.0
+WORD_SURE = 0.15
 
 # Script families a language is written in; every language not listed is written in Latin letters.
 _SCRIPTS: dict[str, frozenset[str]] = {
@@ -172,9 +175,10 @@ def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target:
     close = (_CLOSE.get(target or "", frozenset()) | same) if target else frozenset()
     ranked = model.ranked(texts, [p.langs for p in parts], want=close)
     scripts = _SCRIPTS.get(target or "", _LATIN_ONLY)
-    counts: dict[str, float] = {}
+    labels: list[str | None] = [None] * len(parts)
     short: dict[str, list[int]] = {}
-    for i, (piece, text, top) in enumerate(zip(parts, texts, ranked, strict=True)):
+    unsure: list[int] = []
+    for i, (piece, top) in enumerate(zip(parts, ranked, strict=True)):
         lang, p1 = top[0] if top else ("und", 0.0)
         if piece.romanised and (p1 < ROMANISED_UNSURE or (lang == "en" and p1 < ROMANISED_EN)):
             lang = piece.romanised
@@ -184,21 +188,50 @@ def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target:
             short.setdefault(piece.family, []).append(i)
             continue
         elif lang not in same and target is not None and piece.family in scripts:
-            lang, unsure = _long_opinion(top, target, same, close)
-            if unsure and model.lid is not None and piece.langs is None:
-                for la, n in _split_words(model, text, lang, target).items():
-                    counts[la] = counts.get(la, 0.0) + n
-                continue
-        counts[lang] = counts.get(lang, 0.0) + piece.words
+            lang, is_unsure = _long_opinion(top, target, same, close)
+            if is_unsure:
+                unsure.append(i)
+        labels[i] = lang
+    # An unsure long piece follows the thought's own majority in its script when that is a plausible second
+    # opinion ("As die lys leeg is, gee ons nul terug" reads English at 0.6 in an Afrikaans thought).
+    majority = _majorities(parts, labels)
+    split: set[int] = set()
+    for i in unsure:
+        top, major = ranked[i], majority.get(parts[i].family)
+        if major and major != labels[i] and dict(top).get(major, 0.0) >= MAJORITY_RATIO * top[0][1]:
+            labels[i] = major
+        elif target is not None and _mass(top, same) >= SPLIT_MIN:
+            split.add(i)
     families = list(short)
     lines = model.ranked([" ".join(texts[i] for i in short[f]) for f in families], [None] * len(families), want=close)
     for family, line in zip(families, lines, strict=True):
         members = short[family]
         allow_target = target is not None and family in scripts
-        labels = _short_viterbi([ranked[i] for i in members], line, target if allow_target else None, same, close)
-        for i, lang in zip(members, labels, strict=True):
-            counts[lang] = counts.get(lang, 0.0) + parts[i].words
+        for i, lang in zip(
+            members,
+            _short_viterbi([ranked[i] for i in members], line, target if allow_target else None, same, close),
+            strict=True,
+        ):
+            labels[i] = lang
+    counts: dict[str, float] = {}
+    for i, (piece, lang) in enumerate(zip(parts, labels, strict=True)):
+        assert lang is not None
+        if i in split and target is not None and model.lid is not None and piece.langs is None:
+            for la, n in _split_words(model, texts[i], lang, target).items():
+                counts[la] = counts.get(la, 0.0) + n
+            continue
+        counts[lang] = counts.get(lang, 0.0) + piece.words
     return counts
+
+
+def _majorities(parts: list[Piece], labels: list[str | None]) -> dict[str, str]:
+    """The label with the most words among the labelled pieces of each script."""
+    words: dict[str, dict[str, float]] = {}
+    for piece, lang in zip(parts, labels, strict=True):
+        if lang is not None:
+            family = words.setdefault(piece.family, {})
+            family[lang] = family.get(lang, 0.0) + piece.words
+    return {family: max(by_lang, key=by_lang.__getitem__) for family, by_lang in words.items()}
 
 
 def _mass(top: list[tuple[str, float]], group: frozenset[str]) -> float:
@@ -214,9 +247,7 @@ def _long_opinion(
     if lang in close and p1 < CLOSE_UNSURE and pt >= CLOSE_RATIO * p1:
         return target, False
     if p1 < UNSURE:
-        # Split only a piece the target has a real share of: an Afrikaans sentence fastText gives 0.7 is not
-        # mixed with English because some of its words look English.
-        return (target, False) if pt >= UNSURE_RATIO * p1 else (lang, pt >= SPLIT_MIN)
+        return (target, False) if pt >= UNSURE_RATIO * p1 else (lang, True)
     return lang, False
 
 
@@ -271,14 +302,27 @@ def _viterbi(emit: Any, switch_cost: float) -> list[int]:
     return path[::-1]
 
 
-def _split_words(model: LangId, text: str, top: str, target: str) -> dict[str, float]:
-    """Words of one piece per language, by a two-state Viterbi over each word's own lid.176 probabilities."""
+def _split_words(model: LangId, text: str, lang: str, other: str) -> dict[str, float]:
+    """Words of one piece per language: a two-state Viterbi over each word's own lid.176 probabilities (cached per
+    word), so "Primero we add dos y tres" or a Spanish sentence with an English "edge case" is measured by its
+    parts. A word leaves the piece's language only on clear evidence: switching costs WORD_SWITCH_COST each way."""
     tokens = text.split()
-    labels = model.lid.labels
-    states = [top, target] if target in labels and target != top else [top]
-    cols = [labels.index(s) for s in states]
-    emit = np.maximum(model.lid.logprobs([[t] for t in tokens])[:, cols], np.log(FLOOR))
-    counts: dict[str, float] = {}
-    for j in _viterbi(emit, WORD_SWITCH_COST):
-        counts[states[j]] = counts.get(states[j], 0.0) + 1.0
+    index = model.lid.index
+    if other not in index or lang not in index:
+        return {lang: float(len(tokens))}
+    lp = model.lid.word_logprobs(tokens)
+    floor = float(np.log(FLOOR))
+    stay = np.maximum(lp[:, index[lang]], floor)
+    move = lp[:, index[other]]
+    # Only a word fastText reads as the other language on its own (WORD_SURE) can move: a single word of a
+    # low-resource language gets little probability for its own language, so a ratio alone would move it.
+    move = np.where(move >= np.log(WORD_SURE), move, floor + np.minimum(stay, 0.0) - WORD_SWITCH_COST).tolist()
+    stay = stay.tolist()
+    if all(m <= s for m, s in zip(move, stay, strict=True)):
+        return {lang: float(len(tokens))}
+    path = _viterbi(np.array([stay, move]).T, WORD_SWITCH_COST)
+    moved = float(sum(path))
+    counts = {lang: len(tokens) - moved}
+    if moved:
+        counts[other] = moved
     return counts

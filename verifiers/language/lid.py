@@ -27,6 +27,8 @@ _KSUB = 256  # 8-bit product-quantiser codes
 _HS_LOSS = 1  # fastText's loss_name::hs
 # Distinct words whose vectors are kept; the cache is dropped and rebuilt when full (bounded memory, ~8 MB).
 _CACHE_ROWS = 1 << 17
+# Distinct words whose own label log-probabilities are kept (for word-level splits), float32: ~22 MB.
+_WORD_LP_ROWS = 1 << 15
 
 
 class LidFormatError(ValueError):
@@ -136,6 +138,8 @@ class Lid:
         self._cache_index: dict[str, int] = {}
         self._cache = np.zeros((_CACHE_ROWS, dim + 1))
         self._eos = self._word_vector(_EOS)
+        self._word_lp_index: dict[str, int] = {}
+        self._word_lp = np.zeros((_WORD_LP_ROWS, nlabels), dtype=np.float32)
 
     # --- vectors -------------------------------------------------------------------------------------------
     def _subword_rows(self, word: str) -> list[int]:
@@ -197,6 +201,21 @@ class Lid:
             sums[nonempty] = np.add.reduceat(self._cache[rows], starts, axis=0)
         sums += self._eos
         return sums[:, : self.dim] / sums[:, self.dim :]
+
+    def word_logprobs(self, tokens: list[str]) -> np.ndarray:
+        """(tokens × labels) log-probabilities of each token read alone, cached per distinct token."""
+        index = self._word_lp_index
+        missing = list(dict.fromkeys(t for t in tokens if t not in index))
+        if missing:
+            if len(index) + len(missing) > _WORD_LP_ROWS:
+                index.clear()
+                missing = list(dict.fromkeys(tokens))
+            rows = self.logprobs([[t] for t in missing])
+            start = len(index)
+            self._word_lp[start : start + len(missing)] = rows
+            for offset, token in enumerate(missing):
+                index[token] = start + offset
+        return self._word_lp[[index[t] for t in tokens]]
 
     def logprobs(self, lines: list[list[str]]) -> np.ndarray:
         """(lines × labels) log-probabilities, `std_log` included, as `HierarchicalSoftmaxLoss::predict` scores."""
