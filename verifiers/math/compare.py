@@ -979,9 +979,20 @@ def _dedupe(xs: tuple[Node, ...]) -> list[Node]:
     return out
 
 
+def _distinct_labels(xs: tuple[Node, ...]) -> bool:
+    """Every item is an assignment, each to another name (`a = 4, b = 9`; not the solutions `x = 1, x = 2`)."""
+    if len(xs) < 2 or not all(isinstance(x, Rel) and _is_assignment(x) for x in xs):
+        return False
+    names = [x.lhs_text for x in xs]  # type: ignore[union-attr]
+    return len(set(names)) == len(names)
+
+
 def _unordered_equal(xs: tuple[Node, ...], ys: tuple[Node, ...], ctx: Ctx) -> bool:
     # Assignments in a list of solutions ("x = 1, y = 2") are matched whole when both sides are relations.
     if not (xs and ys and all(isinstance(x, Rel) for x in xs + ys)):
+        if _distinct_labels(xs) and not any(isinstance(y, Rel) for y in ys) and len(xs) == len(ys):
+            # `AB = 4, CD = 5` against `5, 4`: the reference names each value, so bare values follow its order
+            return _ordered_equal(xs, ys, ctx)
         xs = tuple(_value_of(x, ctx) for x in xs)
         ys = tuple(_value_of(y, ctx) for y in ys)
     left, right = _dedupe(xs), _dedupe(ys)
