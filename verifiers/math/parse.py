@@ -435,6 +435,8 @@ _INFINITY = Const("inf")
 _NOT_FACTOR_CMDS = frozenset(("pm", "mp", "cup", "cap", "in", "}", "Reals", "rfloor", "rceil"))
 _CIRC = "circ"
 _REL_OPS = frozenset(("=", "<", ">", "<=", ">=", "!=", "~="))
+_INEQ_OPS = frozenset(("<", ">", "<=", ">="))
+_APPLY_RE = re.compile(r"([A-Za-z])\s*(?:\\left)?\(\s*([A-Za-z])\s*(?:\\right)?\)")
 _CLOSERS = frozenset((")", "]", "}", ",", ";", "&", "\\\\", "|", "=", "<", ">", "<=", ">=", "!=", "~="))
 
 
@@ -503,10 +505,16 @@ class Parser:
         lhs_text = self.src[start : self.peek().pos].strip()
         ops: list[str] = []
         args = [first]
+        texts = [lhs_text]
         while (self.peek().kind == "op" and self.peek().text in _REL_OPS) or self.at("cmd", "in"):
             t = self.next()
             ops.append("in" if t.text == "in" else t.text)
+            begin = self.peek().pos
             args.append(self.parse_setexpr())
+            texts.append(self.src[begin : self.peek().pos].strip())
+        if all(op in _INEQ_OPS for op in ops):
+            # `0 < g(x) < 2`: a function's value is one quantity bounded by the chain, not the product g*x
+            args = [_applied(t) or a for a, t in zip(args, texts, strict=True)]
         rel = Rel(tuple(ops), tuple(args), lhs_text)
         return _approx(rel) if self.reference else _plain_approx(rel)
 
@@ -902,6 +910,12 @@ class Parser:
             raise ParseError("ragged matrix")
         m = Matrix(tuple(rows))
         return Func("det", (m,)) if env in ("vmatrix", "Vmatrix") else m
+
+
+def _applied(text: str) -> Sym | None:
+    """`g(x)` (a one-letter function of a one-letter variable) as the name of its value, else None."""
+    m = _APPLY_RE.fullmatch(text)
+    return Sym(f"{m.group(1)}({m.group(2)})") if m else None
 
 
 def _is_decimal(node: Node) -> bool:
