@@ -42,9 +42,11 @@ PRIOR = float(np.log(3.0))
 FLOOR = 1e-3
 # fastText is over-confident on one or two words ("Maka" Swedish at 0.999): their evidence is floored higher.
 SHORT_FLOOR = 0.05
+LINE_WEIGHT = 0.5
 SPLIT_MIN = 0.02
 # An unsure long piece takes the thought's majority label in its script when fastText gives it this share of the top.
 MAJORITY_RATIO = 0.05
+CLOSE_MAJORITY_MIN = 0.01
 # Words of a long unsure piece: switching between two words costs more, since each word's evidence is weaker.
 WORD_SWITCH_COST = 4.0
 WORD_SURE = 0.15
@@ -196,6 +198,18 @@ def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target:
     # opinion ("As die lys leeg is, gee ons nul terug" reads English at 0.6 in an Afrikaans thought).
     majority = _majorities(parts, labels)
     split: set[int] = set()
+    if target is not None:
+        # A sentence in a close relative of the target, inside a thought that is mostly the target's, is the
+        # target's when fastText gives the target any real chance ("Polo tanto a resposta é" reads Portuguese).
+        for i, lang in enumerate(labels):
+            if (
+                lang is not None
+                and lang not in same
+                and lang in close
+                and majority.get(parts[i].family) == target
+                and _mass(ranked[i], same) >= CLOSE_MAJORITY_MIN
+            ):
+                labels[i] = target
     for i in unsure:
         top, major = ranked[i], majority.get(parts[i].family)
         if major and major != labels[i] and dict(top).get(major, 0.0) >= MAJORITY_RATIO * top[0][1]:
@@ -277,11 +291,16 @@ def _short_viterbi(
             else:
                 emit[i, j] = np.log(max(probs.get(state, 0.0), SHORT_FLOOR))
     if line:
-        # The pieces read together, once: what the connectives of a terse thought say as a whole.
+        # The pieces read together: what the connectives of a terse thought say as a whole, given to each piece
+        # at LINE_WEIGHT (a short foreign sentence among others still keeps clear evidence of its own).
         probs = dict(line)
-        emit[0] += [
-            np.log(max(_mass(line, same) if target and s == target else probs.get(s, 0.0), FLOOR)) for s in states
-        ]
+        line_group = close if line[0][0] in close else same
+        emit += LINE_WEIGHT * np.array(
+            [
+                np.log(max(_mass(line, line_group) if target and s == target else probs.get(s, 0.0), FLOOR))
+                for s in states
+            ]
+        )
     return [states[j] for j in _viterbi(emit, SWITCH_COST)]
 
 

@@ -153,12 +153,16 @@ _CODE_WORDS = frozenset(
 )
 
 
-def _prose_runs(span: str, min_content: int, stop: frozenset[str]) -> list[str]:
+def _prose_runs(span: str, min_content: int, stop: frozenset[str], lines: bool = False) -> list[str]:
     """The runs of words of a math or code span that are prose: at least `min_content` words of three or more
     letters that are not formula or code words ("We add two and three" in `$…$`), or any letter of a script other
-    than Latin and Greek (`$中文$`). A formula's `x`, `\\sin`, `dx` and a code line's `for k in range` are not."""
+    than Latin and Greek (`$中文$`). A formula's `x`, `\\sin`, `dx` and a code line's `for k in range` are not.
+    With `lines`, a line break also ends a run (a comment does not continue into the next line's code)."""
     kept: list[str] = []
-    for run in _RUN_BREAK_RE.split(_COMMAND_RE.sub(" ", span)):
+    runs = _RUN_BREAK_RE.split(_COMMAND_RE.sub(" ", span))
+    if lines:
+        runs = [part for run in runs for part in run.split("\n")]
+    for run in runs:
         tokens = run.split()
         if not tokens:
             continue
@@ -192,8 +196,9 @@ def _code_residue(match: re.Match[str]) -> str:
     span = match.group()
     if span.isascii() and sum(1 for w in _WORDISH_RE.findall(span) if w.lower() not in _CODE_WORDS) < 3:
         return " "
-    kept = _prose_runs(span, 3, _CODE_WORDS)
-    return f" {' '.join(kept)} " if kept else " "
+    kept = _prose_runs(span, 3, _CODE_WORDS, lines=True)
+    # Each prose line of the code stays a sentence of its own.
+    return "\n" + "\n".join(kept) + "\n" if kept else " "
 
 
 def _url_residue(match: re.Match[str]) -> str:
