@@ -173,14 +173,18 @@ def worker_main(req_fd, resp_fd):
     # from them, so nothing of the test code (not even the names it uses) comes here.
     own = [k for k, v in ns.items() if k[:2] != "__" and setup_ns.get(k, ns) is not v]
     handles = _Handles()
+    new_object = lambda name: _new_object(ns, name)  # noqa: E731 - made once, used by every call
     for line in rf:
         try:
-            send(_serve(loads(line), ns, handles, own))
+            send(_serve(loads(line), ns, handles, own, new_object))
         except BaseException as exc:  # noqa: B036 - a SystemExit inside the function fails that call
             send({"err": type(exc).__name__, "msg": _text(exc)})
 
 
-def _serve(req, ns, handles, own):
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _serve(req, ns, handles, own, new_object):
     op = req["op"]
     if op == "names":
         return {"names": _describe(ns, own)}
@@ -191,7 +195,7 @@ def _serve(req, ns, handles, own):
         if callable(value) and not isinstance(value, type):
             return {"fn": True}
         return _reply(value, handles, as_handles=True)
-    decoder = Decoder(req.get("o", []), lambda name: _new_object(ns, name), handles.get)
+    decoder = Decoder(req.get("o", []), new_object, handles.get)
     args = decoder.value(req.get("args", {"T": []}))
     kwargs = decoder.value(req.get("kwargs", {"D": []}))
     sent = decoder.finish()
@@ -218,10 +222,11 @@ def _serve(req, ns, handles, own):
     # The objects the request sent come first in the reply's table: the runner updates its own with their state.
     encoder = Encoder(handles.of, seed=sent)
     out = {"ok": encoder.value(result)}
-    for key, before, now in (("a", req.get("args"), args), ("k", req.get("kwargs"), kwargs)):
-        after = encoder.value(now)
-        if after != before:  # a mutated argument
-            out[key] = after
+    if sent or not all(type(a) in _SCALARS for a in args) or not all(type(a) in _SCALARS for a in kwargs.values()):
+        for key, before, now in (("a", req.get("args"), args), ("k", req.get("kwargs"), kwargs)):
+            after = encoder.value(now)
+            if after != before:  # a mutated argument
+                out[key] = after
     table = encoder.table()
     if table:
         out["o"] = table
