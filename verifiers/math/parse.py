@@ -737,6 +737,17 @@ class Parser:
             raise ParseError("mismatched brackets")
         return Seq(open_, t.text, tuple(items))
 
+    def subscript_word(self) -> str | None:
+        """`m_{\\max}`, `x_{\\min}`: a function name used as a subscript label (consumed), else None."""
+        t0, t1, t2 = self.peek(), self.peek(1), self.peek(2)
+        if t0.text == "{" and t1.kind == "cmd" and t1.text in ("max", "min") and t2.text == "}":
+            self.i += 3
+            return t1.text
+        if t0.kind == "cmd" and t0.text in ("max", "min"):
+            self.i += 1
+            return t0.text
+        return None
+
     def parse_func_arg(self) -> Node:
         """The argument of \\sin-like functions: parenthesised, braced, or a short juxtaposition (`\\sin 2x`)."""
         if self.at("op", "("):
@@ -770,8 +781,8 @@ class Parser:
             name = x
             if self.at("op", "_"):
                 self.i += 1
-                sub = self.parse_arg()
-                name = f"{x}_{_sub_name(sub)}"
+                word = self.subscript_word()
+                name = f"{x}_{word if word is not None else _sub_name(self.parse_arg())}"
             return Sym(name)
         if k == "text":
             return Text(x)
