@@ -851,6 +851,9 @@ class Parser:
         if x == "Reals":
             return Reals()
         if x in GREEK:
+            if self.at("op", "_"):  # `\\omega_{d}`, `\\theta_w`: a subscripted Greek name
+                self.i += 1
+                return Sym(f"{x}_{_sub_name(self.parse_arg())}")
             return Sym(x)
         if x in ("lfloor", "lceil"):
             node = self.parse_add()
