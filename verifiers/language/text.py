@@ -257,6 +257,23 @@ _NON_WORD_RE = re.compile(rf"[^\w\s'{_MARKS}]|[\d_]")
 _NFKC = "NFKC"
 
 
+def _folds_to_letters(ch: str) -> bool:
+    folded = unicodedata.normalize(_NFKC, ch)
+    return folded != ch and any(c.isalpha() for c in folded)
+
+
+# Characters NFKC folds into letters (mathematical alphanumerics, fullwidth and circled letters, ligatures, the
+# ㎞ squares) are the only ones folded: those of the BMP by the character table, in the same pass as everything
+# else, those above it (the mathematical alphanumerics) by this regex, run only on a text that has such characters.
+# Folding the whole text cost more than the rest of this step on Chinese text, whose fullwidth punctuation is never
+# in normal form yet carries nothing to fold.
+_ASTRAL_COMPAT_RE = re.compile(f"[{_class_of(lambda c: ord(c) > 0xFFFF and _folds_to_letters(c))}]+")
+
+
+def _fold(match: re.Match[str]) -> str:
+    return unicodedata.normalize(_NFKC, match.group())
+
+
 # The environments that hold math; any other (`itemize`, `proof`, `comment`) holds prose and only loses its
 # `\begin{…}`/`\end{…}` markers.
 _MATH_ENVIRONMENTS = (
@@ -296,14 +313,14 @@ _STRIP_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], str] 
 )
 
 
-def _char_table() -> list[int]:
+def _char_table() -> list[int | str]:
     """Sentence ends → line break; digits, formula characters, punctuation and symbols → space.
 
     A list indexed by code point over the whole BMP rather than a dict: `str.translate` raises and swallows a
     LookupError for every character a dict lacks, which made this step cost as much as a regex pass on Chinese
     text; a list hit is a plain index. Characters above the BMP (rare) take the slow path and stay as they are.
     """
-    table = list(range(0x10000))
+    table: list[int | str] = list(range(0x10000))
     spans = {
         "ASCII punctuation, symbols and digits": "21-2F 30-39 3A-40 5B-60 7B-7E",
         "tabs and odd spaces": "09 0B-0C 85 A0",
@@ -332,8 +349,12 @@ def _char_table() -> list[int]:
     # Every other BMP character that is not a letter, a mark or white space separates words (`_NON_WORD_RE` for
     # the BMP, done here in the same C pass): zero-width spaces, the braille blank, symbols, other digits.
     for code in range(0x10000):
-        if table[code] == code and code not in (0x0A, 0x27) and not _word_char(chr(code)):
-            table[code] = 0x20
+        if table[code] == code and code not in (0x0A, 0x27):
+            if _folds_to_letters(chr(code)):
+                # Compatibility letters (fullwidth Ａ, ﬁ, ㎞, ℕ, Ⓐ) become their plain letters (NFKC).
+                table[code] = unicodedata.normalize(_NFKC, chr(code))
+            elif not _word_char(chr(code)):
+                table[code] = 0x20
     return table
 
 
@@ -343,7 +364,7 @@ def _word_char(ch: str) -> bool:
 
 
 # Built once at import (about 2 MB) and never mutated.
-_CHAR_TABLE: list[int] = _char_table()
+_CHAR_TABLE: list[int | str] = _char_table()
 
 
 def extract_cot(completion: str, think: tuple[str, str], prefilled: bool) -> tuple[str, str]:
@@ -405,15 +426,16 @@ def strip_non_language(text: str) -> str:
     """`text` without math, code, links, tags and LaTeX commands, with sentence ends turned into line breaks and
     digits, formula characters and punctuation into spaces (see the module docstring)."""
     ascii_text = text.isascii()
-    if not ascii_text and not unicodedata.is_normalized(_NFKC, text):
-        # Mathematical alphanumerics (𝐅𝐢𝐫𝐬𝐭), fullwidth and compatibility letters are their plain letters.
-        text = unicodedata.normalize(_NFKC, text)
+    astral = not ascii_text and max(text) > "\uffff"
+    if astral:
+        # Mathematical alphanumerics (𝐅𝐢𝐫𝐬𝐭) are their plain letters (the BMP's compatibility letters: the table).
+        text = _ASTRAL_COMPAT_RE.sub(_fold, text)
     for trigger, pattern, residue in _STRIP_PASSES:
         if trigger in text:
             text = pattern.sub(" " if residue is None else residue, text)
     text = text.translate(_CHAR_TABLE)
     # The table has done the BMP; only characters above it (emoji, mathematical letters NFKC left) need the regex.
-    return text if ascii_text or max(text) <= "\uffff" else _NON_WORD_RE.sub(" ", text)
+    return _NON_WORD_RE.sub(" ", text) if astral else text
 
 
 class Piece(NamedTuple):

@@ -134,6 +134,10 @@ def test_math_bold_english_is_english() -> None:
     bold = "".join(chr(0x1D41A + ord(c) - 97) if c.islower() else c for c in EN.lower())
     assert score(bold, "zh").score == 0.0
     assert score(bold, "en").score == 1.0
+    fullwidth = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in EN)
+    assert score(fullwidth, "zh").score == 0.0
+    assert score(fullwidth, "en").score == 1.0
+    assert score(f"{ZH}\n${bold}$", "zh").details["shares"]["en"] > 0.35  # also inside math (16 of 39 words)
 
 
 # --- row 5: English interleaved with Chinese filler is English --------------------------------------------------
