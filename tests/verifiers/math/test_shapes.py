@@ -106,3 +106,22 @@ def test_malformed_lenient_options_fall_back_to_defaults() -> None:
         )
         assert v.status == Status.CORRECT, bad
         assert isinstance(cache_key(Attempt(completion="x", reference="1", options={"rounded_decimals": bad})), str)
+
+
+@pytest.mark.parametrize(
+    ("reference", "answer", "expected"),
+    [
+        # minerva_math 118 (its boxed answer), which now parses on the fast path
+        (
+            "\\frac{\\omega_{d}}{(s+\\sigma)^{2}+\\omega_{d}^{2}}",
+            "\\frac{\\omega_d}{\\omega_d^2 + (s+\\sigma)^2}",
+            "correct",
+        ),
+        ("\\frac{\\omega_{d}}{(s+\\sigma)^{2}+\\omega_{d}^{2}}", "\\frac{\\omega}{\\omega^2 + (s+\\sigma)^2}", "wrong"),
+        # latex2sympy never reads a time: `1:58 am` (gaokao2023en 126) is not 1/58
+        ("1:58 am", "\\frac{1}{58}", "unparseable_reference"),
+        ("4:30", "\\frac{4}{30}", "unparseable_reference"),  # a time of day, not a ratio
+    ],
+)
+def test_fast_parser_additions(reference: str, answer: str, expected: str) -> None:
+    assert verify(Attempt(completion=f"\\boxed{{{answer}}}", reference=reference)).status == expected
