@@ -16,6 +16,7 @@ compare every label and probability with `fasttext-predict` on real text.
 from __future__ import annotations
 
 import struct
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,10 @@ class Lid:
         self._output = output[: nlabels - 1]  # the internal nodes of the tree
         self._levels = _huffman_levels(counts[nwords:])
         self._nlabels = nlabels
+        # The caches are filled on first sight of a word and reset when full, never during a call; one lock around
+        # each lookup-and-gather keeps two threads from giving one row to two words or reading a row a reset is
+        # reusing (a wrong vector would be a wrong reward). Re-entrant: `word_logprobs` calls `hidden`.
+        self._lock = threading.RLock()
         self._cache_index: dict[str, int] = {}
         self._cache = np.zeros((_CACHE_ROWS, dim + 1))
         self._eos = self._word_vector(_EOS)
@@ -179,43 +184,50 @@ class Lid:
         return out
 
     def _row(self, word: str) -> int:
-        index = self._cache_index.get(word)
-        if index is None:
-            if len(self._cache_index) >= _CACHE_ROWS:
-                self._cache_index.clear()
-            index = len(self._cache_index)
-            self._cache[index] = self._word_vector(word)
-            self._cache_index[word] = index
+        """The cache row of `word`, filled on first sight (called with the lock held, after any reset)."""
+        index = len(self._cache_index)
+        self._cache[index] = self._word_vector(word)
+        self._cache_index[word] = index
         return index
 
     def hidden(self, lines: list[list[str]]) -> np.ndarray:
         """The mean of the input rows of each line's tokens and of the end-of-line token (`computeHidden`: the mean
         is over rows, a word's own row and its n-grams', not over words)."""
-        index = self._cache_index
-        rows = [index[t] if t in index else self._row(t) for line in lines for t in line]
         sizes = np.fromiter((len(line) for line in lines), dtype=np.int64, count=len(lines))
         sums = np.zeros((len(lines), self.dim + 1))
-        if rows:
+        tokens = [t for line in lines for t in line]
+        if tokens:
+            with self._lock:
+                index = self._cache_index
+                if len(index) + len(tokens) > _CACHE_ROWS:
+                    # Reset before, never during, a call: a row looked up earlier in the call stays valid.
+                    index.clear()
+                if len(tokens) > _CACHE_ROWS:  # a text of more words than the cache holds: no caching
+                    vectors = np.array([self._word_vector(t) for t in tokens])
+                else:
+                    vectors = self._cache[[index[t] if t in index else self._row(t) for t in tokens]]
             nonempty = sizes > 0
             starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))[nonempty]
-            sums[nonempty] = np.add.reduceat(self._cache[rows], starts, axis=0)
+            sums[nonempty] = np.add.reduceat(vectors, starts, axis=0)
         sums += self._eos
         return sums[:, : self.dim] / sums[:, self.dim :]
 
     def word_logprobs(self, tokens: list[str]) -> np.ndarray:
         """(tokens × labels) log-probabilities of each token read alone, cached per distinct token."""
-        index = self._word_lp_index
-        missing = list(dict.fromkeys(t for t in tokens if t not in index))
-        if missing:
+        with self._lock:
+            index = self._word_lp_index
+            missing = list(dict.fromkeys(t for t in tokens if t not in index))
             if len(index) + len(missing) > _WORD_LP_ROWS:
                 index.clear()
                 missing = list(dict.fromkeys(tokens))
-            rows = self.logprobs([[t] for t in missing])
-            start = len(index)
-            self._word_lp[start : start + len(missing)] = rows
-            for offset, token in enumerate(missing):
-                index[token] = start + offset
-        return self._word_lp[[index[t] for t in tokens]]
+            if len(missing) > _WORD_LP_ROWS:  # more distinct words than the cache holds: no caching
+                return self.logprobs([[t] for t in tokens]).astype(np.float32)
+            if missing:
+                start = len(index)
+                self._word_lp[start : start + len(missing)] = self.logprobs([[t] for t in missing])
+                for offset, token in enumerate(missing):
+                    index[token] = start + offset
+            return self._word_lp[[index[t] for t in tokens]]
 
     def logprobs(self, lines: list[list[str]]) -> np.ndarray:
         """(lines × labels) log-probabilities, `std_log` included, as `HierarchicalSoftmaxLoss::predict` scores."""

@@ -261,3 +261,40 @@ def test_a_short_foreign_sentence_keeps_its_own_label() -> None:
 def test_mixing_inside_one_sentence_is_measured_by_its_parts() -> None:
     v = score("Primero we add dos y tres, luego we multiply the result by four.", "en")
     assert 0.3 <= v.score <= 0.8, v.details
+
+
+# --- the word caches under threads and resets ---------------------------------------------------------------------
+
+
+def _word_lines(seed: int) -> list[list[str]]:
+    import random
+
+    rng = random.Random(seed)
+    words = [w.lower() for group in SENTENCES.values() for s in group for w in s.split()]
+    return [
+        [rng.choice(words) + rng.choice(["", "s", "x", "ing"]) for _ in range(rng.randint(1, 12))] for _ in range(40)
+    ]
+
+
+def test_word_caches_are_right_under_threads_and_resets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    import verifiers.language.lid as lid_module
+
+    path = get_model().path
+    reference = lid_module.Lid(path)
+    expected = {seed: reference.logprobs(_word_lines(seed)) for seed in range(24)}
+    shared = lid_module.Lid(path)
+    monkeypatch.setattr(lid_module, "_CACHE_ROWS", 300)  # resets every few calls
+    monkeypatch.setattr(lid_module, "_WORD_LP_ROWS", 200)
+
+    def run(seed: int) -> bool:
+        lines = _word_lines(seed)
+        ok = np.allclose(shared.logprobs(lines), expected[seed])
+        tokens = [t for line in lines for t in line]
+        return ok and np.allclose(shared.word_logprobs(tokens), reference.logprobs([[t] for t in tokens]), atol=1e-4)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert all(pool.map(run, list(range(24)) * 4))
