@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from verifiers.language.model import LangId
+from verifiers.language.model import LONG_TOKEN, LangId
 from verifiers.language.text import Piece
 
 SHORT_WORDS = 4.0
@@ -327,7 +327,7 @@ def _split_words(model: LangId, text: str, lang: str, other: str) -> dict[str, f
     parts. A word leaves the piece's language only on clear evidence: switching costs WORD_SWITCH_COST each way."""
     tokens = text.split()
     index = model.lid.index
-    if other not in index or lang not in index:
+    if other not in index or lang not in index or any(len(t) > LONG_TOKEN for t in tokens):
         return {lang: float(len(tokens))}
     lp = model.lid.word_logprobs(tokens)
     floor = float(np.log(FLOOR))

@@ -108,7 +108,13 @@ class LangId:
         labels = self.lid.labels
         index = self.lid.index
         want_idx = [index[w] for w in want if w in index]
-        logp = self.lid.logprobs([texts[i].split() for i in todo])
+        split = [texts[i].split() for i in todo]
+        logp = self.lid.logprobs([[] if _has_long_token(t) else t for t in split])
+        for r, tokens in enumerate(split):
+            if _has_long_token(tokens):
+                # A word of more than LONG_TOKEN characters (hostile, or an unpunctuated run) costs the numpy
+                # path a Python loop over its n-grams: fastText's C++ gives the same probabilities at once.
+                logp[r] = self._fasttext_logprobs(" ".join(tokens))
         # The top k of every row at once (one partition and one sort of k columns), then the wanted labels.
         k = min(k, logp.shape[1] - 1)
         part = np.argpartition(-logp, k, axis=1)[:, :k]
@@ -126,6 +132,18 @@ class LangId:
             row = probs[r, chosen].tolist()
             out[i] = [(labels[j], p) for j, p in zip(chosen, row, strict=True)]
         return out
+
+    def _fasttext_logprobs(self, text: str) -> Any:
+        """Every label's log-probability from fastText's own predict, in `self.lid.labels` order."""
+        import numpy as np
+
+        line = text.encode("utf-8", "replace").decode("utf-8") + "\n"
+        row = np.full(len(self.lid.labels), np.log(1e-12))
+        for p, label in self._ft.predict(line, len(self.lid.labels), 0.0, "replace"):
+            j = self.lid.index.get(label.removeprefix(_LABEL_PREFIX))
+            if j is not None:
+                row[j] = np.log(max(p, 1e-300))
+        return row
 
     def _ranked_by_fasttext(
         self, text: str, ok: tuple[str, ...] | None, k: int, want: frozenset[str]
@@ -171,6 +189,14 @@ class LangId:
             lines = [line.encode("utf-8", "replace").decode("utf-8") for line in lines]
             result = self._ft.multilinePredict(lines, k, 0.0, "replace")
         return [[label.removeprefix(_LABEL_PREFIX) for label in row] for row in result]
+
+
+# Words longer than this go to fastText's C++ predict rather than the numpy path (see `LangId.ranked`).
+LONG_TOKEN = 40
+
+
+def _has_long_token(tokens: list[str]) -> bool:
+    return any(len(t) > LONG_TOKEN for t in tokens)
 
 
 # One model per worker process, loaded lazily on first use and then shared by every call and thread: loading

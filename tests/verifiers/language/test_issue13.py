@@ -298,3 +298,23 @@ def test_word_caches_are_right_under_threads_and_resets(monkeypatch: pytest.Monk
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert all(pool.map(run, list(range(24)) * 4))
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "a" * 200_000,  # one huge word: fastText's C++ takes it, not the numpy path's Python n-gram loop
+        "приветмир" * 20_000,
+        " ".join(f"word{chr(97 + i % 26)}" * 20 for i in range(3000)),
+        " ".join("".join(chr(97 + (i * 7 + j * 13) % 26) for j in range(8)) for i in range(50_000)),
+        "まず問題文をよく読んで" * 5_000,
+        "Primero we add dos y tres, luego we multiply. " * 2_000,  # many word-level splits
+    ],
+)
+def test_hostile_thoughts_are_scored_quickly(hostile: str) -> None:
+    import time
+
+    started = time.perf_counter()
+    v = score(hostile, "en")
+    assert time.perf_counter() - started < 3.0
+    assert v.decided
