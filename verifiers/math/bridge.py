@@ -85,8 +85,18 @@ def _converter_class() -> Any:
     return _CONVERTER[0]
 
 
+# Prose (a word of four letters outside a command or a braced unit) or a `$` inside the text: several statements or
+# a sentence, which latex2sympy would read as a product of letters, after up to half a second of parsing.
+_PROSE_RE = re.compile(r"(?<![\\A-Za-z{~])[A-Za-z]{4,}|\$")
+
+
 def _safe_for_sympy(s: str) -> bool:
-    return len(s) <= MAX_FALLBACK_CHARS and s.count("^") <= 6 and _UNSAFE_RE.search(s) is None
+    return (
+        len(s) <= MAX_FALLBACK_CHARS
+        and s.count("^") <= 6
+        and _UNSAFE_RE.search(s) is None
+        and _PROSE_RE.search(s) is None
+    )
 
 
 def parse_with_latex2sympy(s: str) -> Node | None:

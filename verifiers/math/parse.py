@@ -337,6 +337,11 @@ def _command(s: str, i: int, j: int, name: str, base: int, out: list[Tok], depth
     if name in IGNORED_CMDS or name == "":
         if name in ("left", "right") and j < n and s[j] == ".":
             return j + 1
+        k = _skip_ws(s, j)
+        if name == "left" and k < n and s[k] == "|":
+            # `\\left|` can only open a bar, so unlike a bare `|` it may start a product: `2\\left|x\\right|`
+            out.append(Tok("lbar", "|", base + k, space))
+            return k + 1
         return j
     if name in SIMPLE_CMDS:
         kind, text = SIMPLE_CMDS[name]
@@ -548,7 +553,7 @@ class Parser:
         return terms[0] if len(terms) == 1 else Add(tuple(terms))
 
     def starts_factor(self, t: Tok) -> bool:
-        if t.kind in ("num", "id", "text"):
+        if t.kind in ("num", "id", "text", "lbar"):
             return True
         if t.kind == "op":
             # `|` never starts an implicit product: it would be ambiguous with the closing bar of |x|.
@@ -807,6 +812,12 @@ class Parser:
             raise ParseError(f"unexpected {x!r}")
         if k == "cmd":
             return self._command(x)
+        if k == "lbar":
+            self.abs_depth += 1
+            node = self.parse_add()
+            self.abs_depth -= 1
+            self.expect("op", "|")
+            return Func("abs", (node,))
         if k == "deg":
             raise ParseError("stray degree sign")
         raise ParseError("unexpected end of answer")

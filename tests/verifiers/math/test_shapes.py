@@ -121,6 +121,11 @@ def test_malformed_lenient_options_fall_back_to_defaults() -> None:
         # latex2sympy never reads a time: `1:58 am` (gaokao2023en 126) is not 1/58
         ("1:58 am", "\\frac{1}{58}", "unparseable_reference"),
         ("4:30", "\\frac{4}{30}", "unparseable_reference"),  # a time of day, not a ratio
+        # college_math 445: `\\left|` opens a bar, so it may follow a factor (this cost latex2sympy 400 ms)
+        ("2\\left|-3 n^{2}-1\\right|+2", "6n^2 + 4", "correct"),
+        ("2\\left|-3 n^{2}-1\\right|+2", "6n^2 + 2", "wrong"),
+        # college_math 2345: prose is never handed to latex2sympy (it read `Ciphertext` as a product of letters)
+        ('Ciphertext: "ZRUJPZVAEJTWOXGJZV".', "C i p h e r t e x t", "unparseable_reference"),
     ],
 )
 def test_fast_parser_additions(reference: str, answer: str, expected: str) -> None:
