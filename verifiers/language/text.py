@@ -195,7 +195,11 @@ def _math_residue(match: re.Match[str]) -> str:
     if span.isascii() and len(_WORDISH_RE.findall(span)) < 2:
         return " "
     kept = _prose_runs(span, 2, _MATH_WORDS)
-    return f" {' '.join(kept)} " if kept else " "
+    if not kept:
+        return " "
+    # A span over several lines (an unclosed `$$` runs to the end) keeps its lines apart: sentences stay sentences.
+    joiner = "\n" if "\n" in span else " "
+    return f"{joiner}{joiner.join(kept)}{joiner}"
 
 
 def _code_residue(match: re.Match[str]) -> str:

@@ -318,3 +318,9 @@ def test_hostile_thoughts_are_scored_quickly(hostile: str) -> None:
     v = score(hostile, "en")
     assert time.perf_counter() - started < 3.0
     assert v.decided
+
+
+def test_an_unclosed_display_math_keeps_sentences_apart() -> None:
+    es = "\n".join(SENTENCES["es"][:3])
+    v = score(f"$$ x = 1\n{EN}\n{EN2}\n{es}", "en")
+    assert v.details["shares"].get("es", 0) > 0.3, v.details
