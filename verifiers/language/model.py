@@ -115,22 +115,29 @@ class LangId:
                 # A word of more than LONG_TOKEN characters (hostile, or an unpunctuated run) costs the numpy
                 # path a Python loop over its n-grams: fastText's C++ gives the same probabilities at once.
                 logp[r] = self._fasttext_logprobs(" ".join(tokens))
-        # The top k of every row at once (one partition and one sort of k columns), then the wanted labels.
+        # The top k of every row at once (one partition and one sort of k columns), then the wanted labels, all
+        # gathered in one step: the Python left per row is building its list.
         k = min(k, logp.shape[1] - 1)
         part = np.argpartition(-logp, k, axis=1)[:, :k]
         top = np.take_along_axis(part, np.argsort(-np.take_along_axis(logp, part, axis=1), axis=1), axis=1)
-        probs = np.exp(logp)
-        top_list = top.tolist()
+        chosen = np.concatenate(
+            (top, np.broadcast_to(np.array(want_idx, dtype=top.dtype), (len(todo), len(want_idx)))), axis=1
+        )
+        chosen_list = chosen.tolist()
+        probs_list = np.exp(np.take_along_axis(logp, chosen, axis=1)).tolist()
         for r, i in enumerate(todo):
             ok = allowed[i]
-            order = (
-                sorted((index[la] for la in ok if la in index), key=lambda j, r=r: -logp[r, j])[:k]
-                if ok is not None
-                else top_list[r]
-            )
-            chosen = order + [j for j in want_idx if j not in order]
-            row = probs[r, chosen].tolist()
-            out[i] = [(labels[j], p) for j, p in zip(chosen, row, strict=True)]
+            if ok is not None:
+                order = sorted((index[la] for la in ok if la in index), key=lambda j, r=r: -logp[r, j])[:k]
+                extra = [j for j in want_idx if j not in order]
+                out[i] = [(labels[j], float(np.exp(logp[r, j]))) for j in order + extra]
+                continue
+            cols, row = chosen_list[r], probs_list[r]
+            ranked = [(labels[j], p) for j, p in zip(cols[:k], row[:k], strict=True)]
+            if want_idx:
+                head = set(cols[:k])
+                ranked += [(labels[j], p) for j, p in zip(cols[k:], row[k:], strict=True) if j not in head]
+            out[i] = ranked
         return out
 
     def _fasttext_logprobs(self, text: str) -> Any:
