@@ -175,7 +175,15 @@ def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target:
     # fastText's features are lower-case heavy: all-caps English reads as Spanish otherwise.
     texts = [p.text.lower() for p in parts]
     close = (_CLOSE.get(target or "", frozenset()) | same) if target else frozenset()
-    ranked = model.ranked(texts, [p.langs for p in parts], want=close)
+    # The short pieces of each script also form one line (see `_short_viterbi`), ranked in the same model call.
+    short_by_family: dict[str, list[int]] = {}
+    for i, piece in enumerate(parts):
+        if piece.words < SHORT_WORDS and piece.langs is None and not piece.romanised:
+            short_by_family.setdefault(piece.family, []).append(i)
+    families = list(short_by_family)
+    line_texts = [" ".join(texts[i] for i in short_by_family[f]) for f in families]
+    everything = model.ranked(texts + line_texts, [p.langs for p in parts] + [None] * len(families), want=close)
+    ranked, line_ranked = everything[: len(texts)], dict(zip(families, everything[len(texts) :], strict=True))
     scripts = _SCRIPTS.get(target or "", _LATIN_ONLY)
     labels: list[str | None] = [None] * len(parts)
     short: dict[str, list[int]] = {}
@@ -216,10 +224,12 @@ def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target:
             labels[i] = major
         elif target is not None and _mass(top, same) >= SPLIT_MIN:
             split.add(i)
-    families = list(short)
-    lines = model.ranked([" ".join(texts[i] for i in short[f]) for f in families], [None] * len(families), want=close)
-    for family, line in zip(families, lines, strict=True):
-        members = short[family]
+    for family, members in short.items():
+        line = (
+            line_ranked[family]
+            if short_by_family.get(family) == members
+            else model.ranked([" ".join(texts[i] for i in members)], [None], want=close)[0]
+        )
         allow_target = target is not None and family in scripts
         for i, lang in zip(
             members,

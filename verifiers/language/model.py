@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,10 +109,11 @@ class LangId:
         labels = self.lid.labels
         index = self.lid.index
         want_idx = [index[w] for w in want if w in index]
+        long_lines = [bool(_LONG_TOKEN_RE.search(texts[i])) for i in todo]
         split = [texts[i].split() for i in todo]
-        logp = self.lid.logprobs([[] if _has_long_token(t) else t for t in split])
+        logp = self.lid.logprobs([[] if is_long else t for t, is_long in zip(split, long_lines, strict=True)])
         for r, tokens in enumerate(split):
-            if _has_long_token(tokens):
+            if long_lines[r]:
                 # A word of more than LONG_TOKEN characters (hostile, or an unpunctuated run) costs the numpy
                 # path a Python loop over its n-grams: fastText's C++ gives the same probabilities at once.
                 logp[r] = self._fasttext_logprobs(" ".join(tokens))
@@ -202,8 +204,7 @@ class LangId:
 LONG_TOKEN = 40
 
 
-def _has_long_token(tokens: list[str]) -> bool:
-    return any(len(t) > LONG_TOKEN for t in tokens)
+_LONG_TOKEN_RE = re.compile(rf"\S{{{LONG_TOKEN + 1}}}")
 
 
 # One model per worker process, loaded lazily on first use and then shared by every call and thread: loading
