@@ -135,6 +135,7 @@ class Lid:
         self._word_ids = {w: i for i, w in enumerate(words[:nwords])}
         self._output = output[: nlabels - 1]  # the internal nodes of the tree
         self._levels = _huffman_levels(counts[nwords:])
+        self._path_columns, self._path_starts = _label_paths(self._levels, nlabels)
         self._nlabels = nlabels
         # The caches are filled on first sight of a word and reset when full, never during a call; one lock around
         # each lookup-and-gather keeps two threads from giving one row to two words or reading a row a reset is
@@ -243,10 +244,29 @@ class Lid:
         with np.errstate(over="ignore"):
             f = 1.0 / (1.0 + np.exp(-logits))
         steps = np.log(np.concatenate((1.0 - f, f)) + 1e-5)
-        scores = np.zeros((2 * self._nlabels - 1, hidden.shape[0]))
-        for nodes, parents, columns in self._levels:
-            scores[nodes] = scores[parents] + steps[columns]
-        return scores[: self._nlabels].T
+        # Each label's score is the sum of the steps on its path: one gather of all paths laid end to end and
+        # one segmented sum (about 1,800 rows for lid.176's 176 labels), two numpy calls whatever the batch.
+        return np.add.reduceat(steps[self._path_columns], self._path_starts, axis=0).T
+
+
+def _label_paths(
+    levels: list[tuple[np.ndarray, np.ndarray, np.ndarray]], nlabels: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every label's path from the root as step columns, all paths concatenated, and where each one starts."""
+    step_of: dict[int, tuple[int, int]] = {}  # node -> (parent, column of the step into it)
+    for nodes, parents, columns in levels:
+        for node, parent, column in zip(nodes.tolist(), parents.tolist(), columns.tolist(), strict=True):
+            step_of[node] = (parent, column)
+    flat: list[int] = []
+    starts: list[int] = []
+    for label in range(nlabels):
+        starts.append(len(flat))
+        node = label
+        while node in step_of:
+            parent, column = step_of[node]
+            flat.append(column)
+            node = parent
+    return np.array(flat, dtype=np.int64), np.array(starts, dtype=np.int64)
 
 
 def _huffman_levels(counts: list[int]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
