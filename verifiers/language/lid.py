@@ -236,10 +236,9 @@ class Lid:
 
     def logprobs_of_hidden(self, hidden: np.ndarray) -> np.ndarray:
         """Every label's log-probability for each hidden vector (one row each)."""
-        # Node by node from the root, one level at a time: a label's score is the sum of `std_log` of the sigmoid
-        # steps on its path. Far cheaper than a (labels × nodes) matrix product. Nodes are rows (contiguous
-        # gathers); einsum's own loop rather than a BLAS call, whose thread pool costs more than this small
-        # product and fights the service's worker processes for cores.
+        # A label's score is the sum of `std_log` of the sigmoid steps on its path from the root: far cheaper than a
+        # (labels × nodes) matrix product. Nodes are rows (contiguous gathers); einsum's own loop rather than a BLAS
+        # call, whose thread pool costs more than this small product and fights the worker processes for cores.
         logits = np.einsum("nd,pd->np", self._output, hidden)
         with np.errstate(over="ignore"):
             f = 1.0 / (1.0 + np.exp(-logits))
