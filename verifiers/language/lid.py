@@ -30,6 +30,8 @@ _HS_LOSS = 1  # fastText's loss_name::hs
 _CACHE_ROWS = 1 << 17
 # Distinct words whose own label log-probabilities are kept (for word-level splits), float32: ~22 MB.
 _WORD_LP_ROWS = 1 << 15
+# Up to this many lines the path gather beats the level walk (measured: equal near 25 rows, 4x slower at 200).
+_FEW_ROWS = 20
 
 
 class LidFormatError(ValueError):
@@ -243,9 +245,15 @@ class Lid:
         with np.errstate(over="ignore"):
             f = 1.0 / (1.0 + np.exp(-logits))
         steps = np.log(np.concatenate((1.0 - f, f)) + 1e-5)
-        # Each label's score is the sum of the steps on its path: one gather of all paths laid end to end and
-        # one segmented sum (about 1,800 rows for lid.176's 176 labels), two numpy calls whatever the batch.
-        return np.add.reduceat(steps[self._path_columns], self._path_starts, axis=0).T
+        if hidden.shape[0] <= _FEW_ROWS:
+            # A short thought: all paths laid end to end (about 1,800 steps for 176 labels) in one gather and one
+            # segmented sum, two numpy calls instead of three per tree level, whose fixed cost dominates here.
+            return np.add.reduceat(steps[self._path_columns], self._path_starts, axis=0).T
+        # Otherwise node by node from the root, one level at a time, which moves far less data.
+        scores = np.zeros((2 * self._nlabels - 1, hidden.shape[0]))
+        for nodes, parents, columns in self._levels:
+            scores[nodes] = scores[parents] + steps[columns]
+        return scores[: self._nlabels].T
 
 
 def _label_paths(

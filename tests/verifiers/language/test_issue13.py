@@ -340,3 +340,20 @@ def test_without_numpy_the_verifier_says_unavailable() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[0] == "unavailable"
+
+
+def test_both_ways_of_summing_the_tree_agree() -> None:
+    import numpy as np
+
+    import verifiers.language.lid as lid_module
+
+    lid = get_model().lid
+    for rows in (1, lid_module._FEW_ROWS, lid_module._FEW_ROWS + 1, 200):
+        hidden = np.random.default_rng(rows).normal(0, 0.3, (rows, lid.dim))
+        walked = lid.logprobs_of_hidden(hidden)
+        few, lid_module._FEW_ROWS = lid_module._FEW_ROWS, 10**6
+        try:
+            gathered = lid.logprobs_of_hidden(hidden)
+        finally:
+            lid_module._FEW_ROWS = few
+        assert np.allclose(walked, gathered, atol=1e-9)
