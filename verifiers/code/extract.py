@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from sandboxes.languages import Recipe
 
 _TAG = re.compile(r"</?(?:think|answer)>")
-_OPEN = re.compile(r"(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^\n]*)\n")
+# Possessive: a fence run never gives characters back to the info string, or a line of 20,000 backticks with no
+# line break costs seconds of backtracking (quadratic), and the program is looked for on the event loop.
+_OPEN = re.compile(r"(?P<indent>[ \t]*+)(?P<fence>`{3,}+|~{3,}+)(?P<info>[^\n]*+)\n")
 _TAIL_TAG = re.compile(r"\s*</answer>\s*\Z")
 
 
@@ -31,7 +33,7 @@ class _Block:
 def _close(text: str, m: re.Match[str]) -> _Block:
     """The block opened by fence line `m`: up to a closing fence of its character, at least as long, or the end."""
     fence = m.group("fence")
-    closing = re.compile(rf"[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*(?=\n|\Z|</answer>|</think>)")
+    closing = re.compile(rf"[ \t]*+{re.escape(fence[0])}{{{len(fence)},}}+[ \t]*+(?=\n|\Z|</answer>|</think>)")
     indent = len(m.group("indent"))
     lines: list[str] = []
     i = m.end()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from sandboxes import available_languages, get_recipe
@@ -86,3 +88,15 @@ def test_such_completions_are_judged_correct(completion: str) -> None:
     ref = {"language": "python", "tests": [{"stdin": "1 2\n", "stdout": "3\n"}]}
     v = code.verify(Attempt(completion=completion, reference=ref))
     assert v.status == Status.CORRECT and v.score == 1.0, v
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["~" * 1_000_000, "`" * 1_000_000, "```python\n" + "~" * 1_000_000, "~~~\n" + ("`" * 50_000 + "x\n") * 20],
+)
+def test_fence_runs_without_line_breaks_cost_linear_time(text):
+    # The fence regex backtracked quadratically: 20,000 backticks took 3 s, a 1 MB completion hours, on the
+    # event loop (the program is looked for to make the cache key).
+    started = time.perf_counter()
+    extract_program(text, get_recipe("python"))
+    assert time.perf_counter() - started < 0.5
