@@ -181,8 +181,21 @@ def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target:
             short_by_family.setdefault(piece.family, []).append(i)
     families = list(short_by_family)
     line_texts = [" ".join(texts[i] for i in short_by_family[f]) for f in families]
-    everything = model.ranked(texts + line_texts, [p.langs for p in parts] + [None] * len(families), want=close)
-    ranked, line_ranked = everything[: len(texts)], dict(zip(families, everything[len(texts) :], strict=True))
+    # A long piece of no fixed language whose top label already is the target's (or, without a target, any long
+    # piece) needs no probability: fastText's cheap top-1 call settles it. The rest, and the lines of short
+    # pieces, get every probability the second opinions read, in one call.
+    free = [i for i, p in enumerate(parts) if p.langs is None and not p.romanised and p.words >= SHORT_WORDS]
+    settled = {
+        i: lang for i, lang in zip(free, model.top1([texts[i] for i in free]), strict=True) if not same or lang in same
+    }
+    need = [i for i in range(len(parts)) if i not in settled]
+    everything = model.ranked(
+        [texts[i] for i in need] + line_texts, [parts[i].langs for i in need] + [None] * len(families), want=close
+    )
+    ranked: list[list[tuple[str, float]]] = [[(settled[i], 1.0)] if i in settled else [] for i in range(len(parts))]
+    for i, top in zip(need, everything, strict=False):
+        ranked[i] = top
+    line_ranked = dict(zip(families, everything[len(need) :], strict=True))
     scripts = _SCRIPTS.get(target or "", _LATIN_ONLY)
     labels: list[str | None] = [None] * len(parts)
     short: dict[str, list[int]] = {}

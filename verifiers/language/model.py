@@ -134,6 +134,20 @@ class LangId:
             out[i] = ranked
         return out
 
+    def top1(self, texts: list[str]) -> list[str]:
+        """fastText's most likely language of each text, from its C++ batch predict: the same label as the numpy
+        path's best (the tests check it), at a fraction of the cost when no probability is needed."""
+        if not texts:
+            return []
+        lines = [t.replace("\n", " ") + "\n" for t in texts]
+        try:
+            result = self._ft.multilinePredict(lines, 1, 0.0, "replace")
+        except (UnicodeError, TypeError):
+            # Lone surrogates cannot cross into C++ (pybind reports them as a TypeError); they carry no language.
+            lines = [line.encode("utf-8", "replace").decode("utf-8") for line in lines]
+            result = self._ft.multilinePredict(lines, 1, 0.0, "replace")
+        return [row[0].removeprefix(_LABEL_PREFIX) if row else "und" for row in result]
+
     def _fasttext_logprobs(self, text: str) -> Any:
         """Every label's log-probability from fastText's own predict, in `self.lid.labels` order."""
         import numpy as np
