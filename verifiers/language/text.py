@@ -430,7 +430,8 @@ def strip_non_language(text: str) -> str:
     """`text` without math, code, links, tags and LaTeX commands, with sentence ends turned into line breaks and
     digits, formula characters and punctuation into spaces (see the module docstring)."""
     ascii_text = text.isascii()
-    astral = not ascii_text and max(text) > "\uffff"
+    # A character above the BMP takes two UTF-16 units: one C-level encode, far cheaper than `max(text)`.
+    astral = not ascii_text and len(text.encode("utf-16-le", "surrogatepass")) > 2 * len(text)
     if astral:
         # Mathematical alphanumerics (𝐅𝐢𝐫𝐬𝐭) are their plain letters (the BMP's compatibility letters: the table).
         text = _ASTRAL_COMPAT_RE.sub(_fold, text)
