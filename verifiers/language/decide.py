@@ -184,9 +184,13 @@ def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target:
     # A long piece of no fixed language whose top label already is the target's (or, without a target, any long
     # piece) needs no probability: fastText's cheap top-1 call settles it. The rest, and the lines of short
     # pieces, get every probability the second opinions read, in one call.
+    # A piece in a script the target is not written in is never the target's either, so its top label is final.
+    scripts = _SCRIPTS.get(target or "", _LATIN_ONLY)
     free = [i for i, p in enumerate(parts) if p.langs is None and not p.romanised and p.words >= SHORT_WORDS]
     settled = {
-        i: lang for i, lang in zip(free, model.top1([texts[i] for i in free]), strict=True) if not same or lang in same
+        i: lang
+        for i, lang in zip(free, model.top1([texts[i] for i in free]), strict=True)
+        if not same or lang in same or parts[i].family not in scripts
     }
     need = [i for i in range(len(parts)) if i not in settled]
     everything = model.ranked(
@@ -196,7 +200,6 @@ def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target:
     for i, top in zip(need, everything, strict=False):
         ranked[i] = top
     line_ranked = dict(zip(families, everything[len(need) :], strict=True))
-    scripts = _SCRIPTS.get(target or "", _LATIN_ONLY)
     labels: list[str | None] = [None] * len(parts)
     short: dict[str, list[int]] = {}
     unsure: list[int] = []
