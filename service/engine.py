@@ -7,6 +7,7 @@ does (a bad field, a verifier that hangs or eats memory) changes what the other 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -327,6 +328,7 @@ class Engine:
             return
         digest = hashlib.sha256(f"{module_path}\0{info.version}\0{content_key}".encode()).hexdigest()
         timeout = min(max(budget, 0.1), self.settings.max_item_timeout_s)
+        attempt = dataclasses.replace(attempt, deadline_s=timeout)
         units = SANDBOXED_UNITS if getattr(module, "SANDBOXED", False) else 1
         plan.jobs[component] = Job(digest, module_path, attempt, timeout, module_path in INLINE_VERIFIERS, units)
 

@@ -45,6 +45,9 @@ class Attempt:
 
     `reference` is whatever the task's reference is (a string for math, a dict for code, None for format).
     `options` carries per-request verifier options (for example format tag names or a float tolerance).
+    `deadline_s`, when set, is the wall time the caller grants this judgement (the engine's hard deadline): a
+    verifier that runs out of it should answer for what it has rather than be killed. It is not part of the verdict
+    and never of the cache key.
     """
 
     completion: str
@@ -52,6 +55,7 @@ class Attempt:
     prompt: str | None = None
     language: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    deadline_s: float | None = None
 
 
 @dataclass(frozen=True)

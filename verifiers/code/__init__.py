@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 
 from verifiers.code.extract import extract_program
@@ -18,13 +19,14 @@ from verifiers.code.reference import Reference, ReferenceError_, parse_reference
 from verifiers.verdict import Attempt, Status, Verdict
 
 NAME = "code"
-VERSION = "1.1.0"
+VERSION = "1.1.1"
 SANDBOXED = True  # its calls run programs: slow, so the engine lets fewer of them queue at once
 
 __all__ = ["NAME", "VERSION", "budget_s", "cache_key", "verify", "extract_program", "parse_reference"]
 
 _COMPILE_BUDGET_S = 30.0
 _SLACK_S = 15.0
+_ANSWER_MARGIN_S = 3.0
 
 
 def _reference(attempt: Attempt) -> Reference:
@@ -78,7 +80,9 @@ def verify(attempt: Attempt) -> Verdict:
     if program is None:
         return Verdict(0.0, Status.NO_ANSWER, f"no {ref.recipe.name} code block found", {"language": ref.recipe.name})
     try:
-        outcome = judge(ref, program)
+        # Stop a few seconds short of the engine's kill, so what was judged is answered, not lost to a timeout.
+        deadline = time.monotonic() + attempt.deadline_s - _ANSWER_MARGIN_S if attempt.deadline_s else None
+        outcome = judge(ref, program, deadline=deadline)
     except Exception as exc:  # our bug, not the program's fault
         return Verdict(0.0, Status.SANDBOX_ERROR, f"{type(exc).__name__}: {exc}"[:300])
     return to_verdict(ref, outcome, program)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -87,6 +88,7 @@ class Outcome:
     tests: list[dict[str, Any]] = field(default_factory=list)
     sandbox_error: str = ""
     compile: dict[str, Any] | None = None
+    out_of_time: bool = False  # the item's time ran out with no failure of the program's to blame
 
 
 def _clip(data: bytes | str, n: int = 300) -> str:
@@ -125,7 +127,13 @@ def _stdio_test(sandbox: Sandbox, prog: Program, ref: Reference, test: Test) -> 
 
 
 def _harness_tests(
-    sandbox: Sandbox, prog: Program, ref: Reference, tests: list[Test], mode: str, harness: str
+    sandbox: Sandbox,
+    prog: Program,
+    ref: Reference,
+    tests: list[Test],
+    mode: str,
+    harness: str,
+    wall_left: float = float("inf"),
 ) -> list[dict]:
     """Run fn or code tests through the two-process harness (`harness`: its file in the box) in one sandbox run."""
     secret = secrets.token_hex(16)
@@ -142,7 +150,8 @@ def _harness_tests(
     per_test_wall = 3 * ref.time_limit_s + 2
     limits = Limits(
         cpu_s=n * ref.time_limit_s + 2,
-        wall_s=n * per_test_wall + 5,
+        # within the item's time: tests the run does not reach then fail with the run's time limit
+        wall_s=min(n * per_test_wall + 5, max(wall_left - 1, ref.time_limit_s * 2 + 1)),
         memory_mb=ref.memory_limit_mb + 32,  # + the runner process
         stack_mb=min(ref.memory_limit_mb, 1024),
         pids=32,
@@ -215,8 +224,28 @@ def _fn_verdict(rec: dict, test: Test, ref: Reference, entry: dict) -> str:
     return "wrong_answer"
 
 
-def judge(ref: Reference, program: str, sandbox: Sandbox | None = None) -> Outcome:
-    """Compile the program once and run every test; per-test verdicts in order."""
+def _budget_left(deadline: float | None) -> float:
+    return float("inf") if deadline is None else deadline - time.monotonic()
+
+
+def _out_of_time(ref: Reference, results: dict[int, dict], todo: list[int], kind: str, outcome: Outcome) -> None:
+    """The item's time is spent before these tests could run. When the program's own time-limit failures spent it,
+    they are failures too (a sleeping program must not turn its 0 into an undecided timeout); otherwise the host was
+    slow and the verdict is undecided."""
+    if any(r.get("verdict") == "time_limit" for r in results.values()):
+        why = "not run: the item's time was spent on the program's earlier time-limit failures"
+        for i in todo:
+            results[i] = {"kind": kind, "verdict": "time_limit", "reason": why}
+    else:
+        outcome.out_of_time = True
+
+
+def judge(ref: Reference, program: str, sandbox: Sandbox | None = None, deadline: float | None = None) -> Outcome:
+    """Compile the program once and run every test; per-test verdicts in order.
+
+    `deadline` (a `time.monotonic()` value) is when the judgement must be over: tests that cannot finish by then are
+    not started (see `_out_of_time`).
+    """
     sandbox = sandbox or get_sandbox()
     outcome = Outcome()
     if ref.recipe.name not in available_languages():
@@ -246,14 +275,18 @@ def judge(ref: Reference, program: str, sandbox: Sandbox | None = None) -> Outco
             if t.kind in groups:
                 groups[t.kind].append(i)
         failed = False
-        for i, t in enumerate(ref.tests):
-            if t.kind != "stdio":
-                continue
+        stdio = [i for i, t in enumerate(ref.tests) if t.kind == "stdio"]
+        for pos, i in enumerate(stdio):
             if failed and ref.stop_at_first_failure:
                 results[i] = {"kind": "stdio", "verdict": "skipped"}
                 continue
-            results[i] = _stdio_test(sandbox, prog, ref, t)
+            if _budget_left(deadline) < _limits(ref, 0).wall_s + 1:
+                _out_of_time(ref, results, stdio[pos:], "stdio", outcome)
+                break
+            results[i] = _stdio_test(sandbox, prog, ref, ref.tests[i])
             failed = failed or results[i]["verdict"] != ACCEPTED
+        if outcome.out_of_time:
+            return outcome
         for mode, idx in groups.items():
             if not idx:
                 continue
@@ -261,8 +294,14 @@ def judge(ref: Reference, program: str, sandbox: Sandbox | None = None) -> Outco
                 for i in idx:
                     results[i] = {"kind": mode, "verdict": "skipped"}
                 continue
+            if _budget_left(deadline) < ref.time_limit_s * 2 + 1:
+                _out_of_time(ref, results, idx, mode, outcome)
+                if outcome.out_of_time:
+                    return outcome
+                continue
+            tests = [ref.tests[i] for i in idx]
             for i, entry in zip(
-                idx, _harness_tests(sandbox, prog, ref, [ref.tests[i] for i in idx], mode, harness), strict=True
+                idx, _harness_tests(sandbox, prog, ref, tests, mode, harness, _budget_left(deadline)), strict=True
             ):
                 results[i] = entry
                 failed = failed or entry["verdict"] != ACCEPTED
@@ -281,6 +320,9 @@ def to_verdict(ref: Reference, outcome: Outcome, program: str) -> Verdict:
     if outcome.sandbox_error:
         details["tests"] = outcome.tests
         return Verdict(0.0, Status.SANDBOX_ERROR, f"sandbox error: {outcome.sandbox_error}"[:300], details)
+    if outcome.out_of_time:
+        details["tests"] = outcome.tests
+        return Verdict(0.0, Status.TIMEOUT, "the item's time ran out before every test could run", details)
     tests = outcome.tests
     passed = sum(t["verdict"] == ACCEPTED for t in tests)
     total = len(tests)

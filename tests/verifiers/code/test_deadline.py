@@ -1,0 +1,49 @@
+"""A program that spends the item's time sleeping fails; it does not escape its 0 through a timeout (red team E:
+with many tests, tests × wall limit outgrew the engine's deadline, the worker was killed and the reward was null)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from sandboxes import available_languages
+from verifiers.code import verify
+from verifiers.verdict import Attempt, Status
+
+pytestmark = pytest.mark.skipif("python" not in available_languages(), reason="python toolchain missing")
+
+TESTS = [{"stdin": f"{i}\n", "stdout": f"{i + 1}\n"} for i in range(8)]
+
+
+def attempt(program: str, deadline_s: float, tests: list[dict] = TESTS) -> Attempt:
+    reference = {"language": "python", "time_limit_s": 1, "tests": tests}
+    return Attempt(f"```python\n{program}\n```", reference, deadline_s=deadline_s)
+
+
+@pytest.mark.parametrize("program", ["import time\ntime.sleep(60)", "import threading\nthreading.Event().wait()"])
+def test_a_program_that_sleeps_through_its_tests_is_wrong_within_the_deadline(program):
+    started = time.monotonic()
+    v = verify(attempt(program, deadline_s=10))
+    assert v.status == Status.WRONG and v.score == 0.0, v.reason
+    assert time.monotonic() - started < 10  # answered before the engine's kill
+    verdicts = [t["verdict"] for t in v.details["tests"]]
+    assert set(verdicts) == {"time_limit"} and len(verdicts) == len(TESTS)
+
+
+def test_a_right_program_is_right_under_the_same_deadline():
+    assert verify(attempt("print(int(input()) + 1)", deadline_s=10)).status == Status.CORRECT
+
+
+def test_no_time_to_run_anything_is_undecided_not_wrong():
+    # the host was too slow (or the deadline too short) for any test: nothing the program did is to blame
+    v = verify(attempt("print(int(input()) + 1)", deadline_s=4))
+    assert v.status == Status.TIMEOUT and not v.decided
+
+
+def test_assert_style_tests_are_cut_at_the_deadline_too():
+    tests = [{"code": f"assert f({i}) == {i + 1}"} for i in range(8)]
+    started = time.monotonic()
+    v = verify(attempt("import time\ndef f(x):\n    time.sleep(60)", deadline_s=10, tests=tests))
+    assert v.status == Status.WRONG and v.score == 0.0, v.reason
+    assert time.monotonic() - started < 10
