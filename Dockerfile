@@ -4,7 +4,7 @@ FROM python:3.11-slim-bookworm
 # Sandbox (bubblewrap) and the languages the code verifier runs; redis-tools only for health checks.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-       bubblewrap util-linux gcc g++ libc6-dev default-jdk-headless nodejs golang-go rustc redis-tools \
+       bubblewrap util-linux gcc g++ libc6-dev default-jdk-headless nodejs golang-go rustc python3-numpy redis-tools \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
