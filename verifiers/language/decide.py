@@ -182,24 +182,38 @@ def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target:
     families = list(short_by_family)
     line_texts = [" ".join(texts[i] for i in short_by_family[f]) for f in families]
     # A long piece of no fixed language whose top label already is the target's (or, without a target, any long
-    # piece) needs no probability: fastText's cheap top-1 call settles it. The rest, and the lines of short
-    # pieces, get every probability the second opinions read, in one call.
-    # A piece in a script the target is not written in is never the target's either, so its top label is final.
+    # piece) needs no probability: fastText's cheap top-1 call settles it, as it does a long piece in a script the
+    # target is not written in (never the target's either). So do the short pieces of a script when each of them
+    # and their line have the target on top: every step of their Viterbi pass then favours the target, so its
+    # answer is the target for all. The rest gets every probability the second opinions read, in one call.
     scripts = _SCRIPTS.get(target or "", _LATIN_ONLY)
     free = [i for i, p in enumerate(parts) if p.langs is None and not p.romanised and p.words >= SHORT_WORDS]
-    settled = {
-        i: lang
-        for i, lang in zip(free, model.top1([texts[i] for i in free]), strict=True)
-        if not same or lang in same or parts[i].family not in scripts
+    short_members = [i for f in families for i in short_by_family[f]]
+    tops = model.top1([texts[i] for i in free + short_members] + line_texts)
+    top_of = dict(zip(free + short_members, tops, strict=False))
+    settled = {i: top_of[i] for i in free if not same or top_of[i] in same or parts[i].family not in scripts}
+    romanised_short = {p.family for p in parts if p.romanised and p.words < SHORT_WORDS}
+    sure_families = {
+        f
+        for f, line_top in zip(families, tops[len(free) + len(short_members) :], strict=True)
+        if same
+        and f in scripts
+        and f not in romanised_short
+        and line_top in same
+        and all(top_of[i] in same for i in short_by_family[f])
     }
-    need = [i for i in range(len(parts)) if i not in settled]
+    open_families = [f for f in families if f not in sure_families]
+    sure_short = {i for f in sure_families for i in short_by_family[f]}
+    need = [i for i in range(len(parts)) if i not in settled and i not in sure_short]
     everything = model.ranked(
-        [texts[i] for i in need] + line_texts, [parts[i].langs for i in need] + [None] * len(families), want=close
+        [texts[i] for i in need] + [line_texts[families.index(f)] for f in open_families],
+        [parts[i].langs for i in need] + [None] * len(open_families),
+        want=close,
     )
     ranked: list[list[tuple[str, float]]] = [[(settled[i], 1.0)] if i in settled else [] for i in range(len(parts))]
     for i, top in zip(need, everything, strict=False):
         ranked[i] = top
-    line_ranked = dict(zip(families, everything[len(need) :], strict=True))
+    line_ranked = dict(zip(open_families, everything[len(need) :], strict=True))
     labels: list[str | None] = [None] * len(parts)
     short: dict[str, list[int]] = {}
     unsure: list[int] = []
@@ -240,6 +254,10 @@ def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target:
         elif target is not None and _mass(top, same) >= SPLIT_MIN:
             split.add(i)
     for family, members in short.items():
+        if family in sure_families:
+            for i in members:
+                labels[i] = target
+            continue
         line = (
             line_ranked[family]
             if short_by_family.get(family) == members
