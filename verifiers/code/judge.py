@@ -228,12 +228,22 @@ def _budget_left(deadline: float | None) -> float:
     return float("inf") if deadline is None else deadline - time.monotonic()
 
 
+def _program_spent_it(ref: Reference, results: dict[int, dict]) -> bool:
+    """Whether the program's own runs used the item's time: a time-limit failure, or runs that took on average at
+    least half the time limit each (a program that sleeps just under the wall limit, test after test)."""
+    runs = [r for r in results.values() if "wall_s" in r or r.get("verdict") == "time_limit"]
+    if any(r.get("verdict") == "time_limit" for r in runs):
+        return True
+    walls = [float(r["wall_s"]) for r in runs if isinstance(r.get("wall_s"), int | float)]
+    return bool(walls) and sum(walls) / len(walls) >= ref.time_limit_s / 2
+
+
 def _out_of_time(ref: Reference, results: dict[int, dict], todo: list[int], kind: str, outcome: Outcome) -> None:
-    """The item's time is spent before these tests could run. When the program's own time-limit failures spent it,
-    they are failures too (a sleeping program must not turn its 0 into an undecided timeout); otherwise the host was
-    slow and the verdict is undecided."""
-    if any(r.get("verdict") == "time_limit" for r in results.values()):
-        why = "not run: the item's time was spent on the program's earlier time-limit failures"
+    """The item's time is spent before these tests could run. When the program's own slow runs spent it, they are
+    failures too (a sleeping program must not turn its 0 into an undecided timeout); otherwise the host was slow and
+    the verdict is undecided."""
+    if _program_spent_it(ref, results):
+        why = "not run: the item's time was spent on the program's own slow runs"
         for i in todo:
             results[i] = {"kind": kind, "verdict": "time_limit", "reason": why}
     else:

@@ -47,3 +47,13 @@ def test_assert_style_tests_are_cut_at_the_deadline_too():
     v = verify(attempt("import time\ndef f(x):\n    time.sleep(60)", deadline_s=10, tests=tests))
     assert v.status == Status.WRONG and v.score == 0.0, v.reason
     assert time.monotonic() - started < 10
+
+
+def test_a_program_that_sleeps_just_under_the_wall_limit_and_answers_wrong_is_wrong():
+    # Red team: each run stays under its wall limit (2L + 1) and prints a wrong answer, so no test is a time-limit
+    # failure, yet the runs together spend the item's time: the rest must fail, not make the item undecided.
+    started = time.monotonic()
+    v = verify(attempt("import time\ntime.sleep(2.5)\nprint('wrong')", deadline_s=12))
+    assert v.status == Status.WRONG and v.score == 0.0, v.reason
+    assert time.monotonic() - started < 12
+    assert {t["verdict"] for t in v.details["tests"]} == {"wrong_answer", "time_limit"}
