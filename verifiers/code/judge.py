@@ -91,6 +91,10 @@ class Outcome:
     out_of_time: bool = False  # the item's time ran out with no failure of the program's to blame
 
 
+# A runtime's own threads (a JVM's collector, V8's) add some CPU beyond the program's; forked workers add much more.
+_TREE_CPU_SLACK = 1.25
+
+
 def _clip(data: bytes | str, n: int = 300) -> str:
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     return text if len(text) <= n else text[:n] + "…"
@@ -120,6 +124,10 @@ def _stdio_test(sandbox: Sandbox, prog: Program, ref: Reference, test: Test) -> 
         return {**entry, "verdict": "sandbox_error", "error": res.reason}
     if res.status != RunStatus.OK:
         return {**entry, "verdict": _run_verdict(res), "stderr": _clip(res.stderr), "reason": res.reason}
+    if res.cpu_s > ref.time_limit_s * _TREE_CPU_SLACK + 0.05:
+        # The CPU rlimit is per process: work spread over forked children escapes it, the run's cgroup does not.
+        why = f"the program's processes used {res.cpu_s:.2f} s of CPU, over the {ref.time_limit_s:g} s limit"
+        return {**entry, "verdict": "time_limit", "reason": why}
     got = res.stdout.decode("utf-8", "replace")
     if compare_output(got, test.stdout, ref.compare, ref.abs_tol, ref.rel_tol):
         return {**entry, "verdict": ACCEPTED}

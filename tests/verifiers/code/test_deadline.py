@@ -57,3 +57,19 @@ def test_a_program_that_sleeps_just_under_the_wall_limit_and_answers_wrong_is_wr
     assert v.status == Status.WRONG and v.score == 0.0, v.reason
     assert time.monotonic() - started < 12
     assert {t["verdict"] for t in v.details["tests"]} == {"wrong_answer", "time_limit"}
+
+
+def test_cpu_spread_over_forked_children_counts_against_the_limit():
+    # Red team: the CPU rlimit is per process, so a too-slow program that forked its work out was accepted.
+    program = (
+        "import os, time\n"
+        "def burn(s):\n    end = time.process_time() + s\n    while time.process_time() < end: pass\n"
+        "kids = [os.fork() for _ in range(3)]\n"
+        "if 0 in kids:\n    burn(0.8)\n    os._exit(0)\n"
+        "for _ in kids: os.wait()\n"
+        "print(int(input()) + 1)"
+    )
+    v = verify(attempt(program, deadline_s=60, tests=TESTS[:1]))
+    assert v.status == Status.WRONG and v.details["tests"][0]["verdict"] == "time_limit", v.details["tests"]
+    fine = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\nprint(int(input()) + 1)"
+    assert verify(attempt(fine, deadline_s=60, tests=TESTS[:1])).status == Status.CORRECT
