@@ -19,7 +19,7 @@ from verifiers.code.reference import Reference, ReferenceError_, parse_reference
 from verifiers.verdict import Attempt, Status, Verdict
 
 NAME = "code"
-VERSION = "1.1.2"
+VERSION = "1.1.3"
 SANDBOXED = True  # its calls run programs: slow, so the engine lets fewer of them queue at once
 
 __all__ = ["NAME", "VERSION", "budget_s", "cache_key", "verify", "extract_program", "parse_reference"]

@@ -356,7 +356,8 @@ class Worker:
         try:
             with open(f"/proc/{self.pid}/stat") as fh:
                 fields = fh.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / TICK
+            # utime, stime and the children's it waited for: work forked out and reaped is the worker's too
+            return sum(int(f) for f in fields[11:15]) / TICK
         except (OSError, IndexError, ValueError):
             return 0.0
 

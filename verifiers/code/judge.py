@@ -189,6 +189,10 @@ def _harness_tests(
             finished = True
         elif isinstance(rec.get("i"), int) and 0 <= rec["i"] < n and not finished:
             records[rec["i"]] = rec
+    # Work in children the worker never reaped is billed to no test; the run's cgroup still counts it. Past the
+    # tests' own CPU (with slack for the runner and tick rounding), the time limits were dodged: no test passes.
+    billed = sum(float(r.get("t") or 0.0) for r in records.values())
+    unbilled = res.cpu_s > billed * _TREE_CPU_SLACK + 0.5 + 0.02 * n
     out = []
     for i, test in enumerate(tests):
         rec = records.get(i)
@@ -212,6 +216,9 @@ def _harness_tests(
             # No proof that the harness ran to its end (exit, kill or tampering): no credit.
             verdict = "runtime_error"
             entry["error"] = "the harness did not finish"
+        if verdict == ACCEPTED and unbilled:
+            verdict = "time_limit"
+            entry["error"] = f"the program's processes used {res.cpu_s:.2f} s of CPU, its tests {billed:.2f} s"
         entry["verdict"] = verdict
         if rec.get("e"):
             entry["error"] = _clip(str(rec["e"]))

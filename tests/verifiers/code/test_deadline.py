@@ -71,5 +71,45 @@ def test_cpu_spread_over_forked_children_counts_against_the_limit():
     )
     v = verify(attempt(program, deadline_s=60, tests=TESTS[:1]))
     assert v.status == Status.WRONG and v.details["tests"][0]["verdict"] == "time_limit", v.details["tests"]
-    fine = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\nprint(int(input()) + 1)"
+    fine = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
+    fine += "print(int(input()) + 1)"
     assert verify(attempt(fine, deadline_s=60, tests=TESTS[:1])).status == Status.CORRECT
+
+
+FORKED_F = """
+import os, time
+def burn(s):
+    end = time.process_time() + s
+    while time.process_time() < end:
+        pass
+def f(n):
+    r, w = os.pipe()
+    for _ in range(3):
+        if os.fork() == 0:
+            if REAP or os.fork() == 0:  # without REAP: an orphan nobody waits for
+                burn(0.8)
+                os.write(w, b"x")
+            os._exit(0)
+    got = b""
+    while len(got) < 3:
+        got += os.read(r, 3)
+    if REAP:
+        for _ in range(3):
+            os.wait()
+    return n + 1
+"""
+
+
+@pytest.mark.parametrize("reap", [True, False])
+@pytest.mark.parametrize("layout", ["fn", "code"])
+def test_function_tests_count_the_cpu_of_forked_children(reap, layout):
+    # Red team: the harness billed only the worker's own CPU, so work forked out passed a 1 s limit.
+    program = f"REAP = {reap}\n{FORKED_F}"
+    if layout == "fn":
+        reference = {"language": "python", "fn_name": "f", "time_limit_s": 1, "tests": [{"args": [1], "expected": 2}]}
+    else:
+        reference = {"language": "python", "time_limit_s": 1, "tests": [{"code": "assert f(1) == 2"}]}
+    v = verify(Attempt(f"```python\n{program}\n```", reference, deadline_s=60))
+    assert v.status == Status.WRONG and v.details["tests"][0]["verdict"] == "time_limit", v.details["tests"]
+    honest = verify(Attempt("```python\ndef f(n):\n    return n + 1\n```", reference, deadline_s=60))
+    assert honest.status == Status.CORRECT
