@@ -20,7 +20,7 @@ from service import openrlhf, run_code
 from service.auth import OPEN_PATHS, ApiKeyAuth, key_digests
 from service.cache import make_cache
 from service.components import Registry
-from service.edge import BodyGuard, install_error_handlers
+from service.edge import BodyGuard, busy, install_error_handlers
 from service.engine import Engine, Overloaded, RecipeError
 from service.metrics import Metrics
 from service.models import BUSY_RESPONSE, ERROR_RESPONSES, UNAUTHORIZED_RESPONSE, ErrorBody, ScoreRequest, ScoreResponse
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses={**ERROR_RESPONSES, **({401: UNAUTHORIZED_RESPONSE} if digests else {})},
     )
     app.state.settings = settings
+    app.state.keyed = bool(digests)
     install_error_handlers(app)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, timeout_s=settings.request_read_timeout_s)
     if digests:
@@ -117,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             response = await engine.score(body)
         except Overloaded as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+            return busy(str(exc), exc.retry_after)
         except RecipeError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=422)
         engine.metrics.request_seconds.labels(endpoint="/v1/score").observe(time.perf_counter() - started)

@@ -13,16 +13,17 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from service.app import create_app
-    from service.auth import KeyFileError, is_loopback, key_digests
+    from service.auth import KeyFileError, is_loopback
     from service.http_protocol import protocol_with_deadline
     from service.settings import Settings
 
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        keyed = bool(key_digests(settings.api_keys, settings.api_keys_file))
+        app = create_app(settings)
     except KeyFileError as exc:
         raise SystemExit(f"aha serve: {exc}") from exc
+    keyed: bool = app.state.keyed
     if not keyed and settings.require_api_key:
         raise SystemExit("aha serve: AHA_REQUIRE_API_KEY is set but no key is: set AHA_API_KEYS or AHA_API_KEYS_FILE")
     if not keyed and not is_loopback(args.host):
@@ -32,7 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
             args.host,
         )
     uvicorn.run(
-        create_app(settings),
+        app,
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),

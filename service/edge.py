@@ -112,6 +112,11 @@ class _Disconnected(Exception):
     pass
 
 
+def busy(detail: str, retry_after: int) -> JSONResponse:
+    """The 429 every route answers when it has no room: the reason, and when to come back."""
+    return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(retry_after)})
+
+
 def _parse_failure(exc: BaseException | None) -> str:
     # FastAPI turns every failure of json.loads other than a syntax error into a bare 400; say what it was.
     if isinstance(exc, UnicodeDecodeError):

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.edge import busy
 from service.engine import Engine, Overloaded, RecipeError
 from service.models import BUSY_RESPONSE, ProfileName, ScoreItem, ScoreRequest
 
@@ -83,7 +84,7 @@ async def get_reward(
     try:
         response = await engine.score(ScoreRequest(items=items, profile=profile, advantage="none"))
     except Overloaded as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+        return busy(str(exc), exc.retry_after)
     except RecipeError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=422)
     rewards = [0.0 if r.reward is None else r.reward for r in response.results]

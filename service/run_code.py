@@ -28,13 +28,13 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from sandboxes import Limits, RunResult, RunStatus, available_languages, get_recipe, get_sandbox
 from sandboxes import config as sandbox_config
 from sandboxes.programs import compile_program, open_box_file, prepared, run_program, safe_relative
+from service.edge import busy
 from service.models import BUSY_RESPONSE
 from service.settings import Settings
 
@@ -187,8 +187,7 @@ def _clamp(what: str, asked: float, cap: float, unit: str, notes: list[str]) -> 
 
 def execute(req: RunCodeRequest, settings: Settings) -> RunCodeResponse:
     """Compile (when the language needs it) and run one program within `settings`' caps; blocking, call it from a
-    thread. Raises HTTPException for input over the limits (see `check_request`)."""
-    check_request(req, settings)
+    thread, after `check_request` (the route checks before it takes a thread)."""
     recipe = get_recipe(req.language)
     if recipe is None or recipe.name not in available_languages():
         return RunCodeResponse(
@@ -261,12 +260,12 @@ async def run_code(req: RunCodeRequest, request: Request) -> Any:
     """
     state = request.app.state
     settings = getattr(state, "settings", None) or Settings()
-    check_request(req, settings)  # here too, so over-limit input costs no thread
+    check_request(req, settings)  # before a thread is taken: over-limit input costs none
     if getattr(state, "run_code_slots", None) is None:
         state.run_code_slots = asyncio.Semaphore(concurrency(settings))
     slots: asyncio.Semaphore = state.run_code_slots
     if slots.locked():
         detail = f"{concurrency(settings)} /run_code calls are running; retry shortly"
-        return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": "1"})
+        return busy(detail, retry_after=1)
     async with slots:
         return await run_in_threadpool(execute, req, settings)

@@ -246,10 +246,9 @@ def _budget_left(deadline: float | None) -> float:
 def _program_spent_it(ref: Reference, results: dict[int, dict]) -> bool:
     """Whether the program's own runs used the item's time: a time-limit failure, or runs that took on average at
     least half the time limit each (a program that sleeps just under the wall limit, test after test)."""
-    runs = [r for r in results.values() if "wall_s" in r or r.get("verdict") == "time_limit"]
-    if any(r.get("verdict") == "time_limit" for r in runs):
+    if any(r.get("verdict") == "time_limit" for r in results.values()):
         return True
-    walls = [float(r["wall_s"]) for r in runs if isinstance(r.get("wall_s"), int | float)]
+    walls = [float(r["wall_s"]) for r in results.values() if isinstance(r.get("wall_s"), int | float)]
     return bool(walls) and sum(walls) / len(walls) >= ref.time_limit_s / 2
 
 
