@@ -27,8 +27,8 @@ Hard shapes (issue 12), all with near misses in `tests/verifiers/math/shapes.jso
   (`\\sqrt{2000000000002}` is not `1000000\\sqrt{2}`);
 - rounded decimals (`rounded_decimals`): a decimal with at least 3 significant digits that is the exact reference
   correctly rounded at its own number of decimals (`71.43` for 500/7, `8.33\\%` for 1/12; never `71.42`, never
-  `3.3` for 10/3) is correct when something says the value is rounded: the question asks for a rounding, the
-  answer says `\\approx`, or the reference gives `exact \\approx decimal`;
+  `3.3` for 10/3, never an integer) is correct; `rounded_decimals="auto"` asks for a sign that the value is rounded
+  first, `"never"` turns the rule off;
 - labels: `a = 4, b = 9`, `(x, y, z) = (3, 1, 2)`, `x = y = \\frac{1}{3}`, `Max: 10, Min: 2`, `u(1) = 0`, `AB = 4`
   stand for their values against an unlabelled side, and labels must agree when both sides have them;
 - dummy variables (`renaming`): a function's argument (`g(t) = 3t - 1` for `g(x) = 3x - 1`), an integer
@@ -47,7 +47,9 @@ Options (`Attempt.options`):
 - `float_rel_tol` (float, default 1e-6): relative tolerance used only when a side contains a decimal literal.
 - `budget_s` (float, default 1.0): internal time budget; when it runs out the verdict is `timeout`.
 - `require_boxed` (bool, default False): only a `\\boxed{}` answer counts; anything else is `no_answer`.
-- `rounded_decimals` ("auto" default, "always"/true, "never"/false): when a correctly rounded decimal counts.
+- `rounded_decimals` ("always"/true default, "auto", "never"/false): when a correctly rounded decimal counts;
+  "auto" accepts it only when the question asks for a rounding, the answer says `\\approx`, or the reference
+  gives `exact \\approx decimal`.
 - `renaming` (bool, default True) and `sentence_number` (bool, default True): false turns those rules off.
 - `think_tags` (`[open, close]`, default `<think>`/`</think>`) and `think_prefilled` (the prompt ended with the
   opening tag; inferred from the prompt when absent), as the format verifier reads them.
@@ -103,7 +105,7 @@ class Options:
     float_rel_tol: float = DEFAULT_FLOAT_REL_TOL
     budget_s: float = DEFAULT_BUDGET_S
     require_boxed: bool = False
-    rounded_decimals: str = "auto"
+    rounded_decimals: str = "always"
     renaming: bool = True
     sentence_number: bool = True
 
@@ -119,11 +121,11 @@ class Options:
             tol = DEFAULT_FLOAT_REL_TOL
         if not isinstance(budget, int | float) or isinstance(budget, bool) or not (0.01 <= budget <= 30):
             budget = DEFAULT_BUDGET_S
-        rounding = raw.get("rounded_decimals", "auto")
+        rounding = raw.get("rounded_decimals", "always")
         if isinstance(rounding, bool):
             rounding = "always" if rounding else "never"
         if not isinstance(rounding, str) or rounding not in ("auto", "always", "never"):
-            rounding = "auto"  # a malformed value falls back to the default, like every other option
+            rounding = "always"  # a malformed value falls back to the default, like every other option
         # The other lenient rules are on unless turned off with an explicit false.
         lenient = [raw.get(k, True) is not False for k in ("renaming", "sentence_number")]
         return Options(float(tol), float(budget), boxed is True, rounding, *lenient)
@@ -243,8 +245,9 @@ def cache_key(attempt: Attempt) -> str:
             answer = found.text
         # JSON, so no field's text can pass for a separator and shift the others
         fields = [answer, ref_text, ref is None, opts.float_rel_tol, opts.budget_s, opts.require_boxed]
-        # the prompt matters only through whether it asks for a rounded value
-        fields += [opts.rounded_decimals, opts.renaming, opts.sentence_number, _asks_rounded(attempt.prompt)]
+        # the prompt matters only through whether it asks for a rounded value, and only in "auto" mode
+        asks = opts.rounded_decimals == "auto" and _asks_rounded(attempt.prompt)
+        fields += [opts.rounded_decimals, opts.renaming, opts.sentence_number, asks]
         return json.dumps([*fields, think, prefilled], default=repr)
     except Exception:  # noqa: BLE001 - must never raise: fall back to a key of the whole attempt
         return (
@@ -316,11 +319,11 @@ _LEADING_APPROX_RE = re.compile(r"^\s*(?:\\approx|≈|\\simeq|\\sim)\s*")
 
 
 def _rounding_allowed(opts: Options, ref_text: str, answer: str, prompt: Any) -> bool:
-    """Whether a decimal may stand for an exact value it rounds: always or never when the option says so; by
-    default ("auto") when something says the value is rounded: the reference gives its rounding
+    """Whether a decimal may stand for an exact value it rounds: always (the default) or never when the option
+    says so; in "auto" mode when something says the value is rounded: the reference gives its rounding
     (`\\frac{1+\\sqrt{5}}{2} \\approx 1.618`), the answer says it is approximate (`\\approx 71.43`), or the
-    question asks for a rounded value ("to the nearest hundredth", "as a decimal"). A bare `0.333` against 1/3
-    claims equality, which is false, and stays wrong."""
+    question asks for a rounded value ("to the nearest hundredth", "as a decimal"); there a bare `0.333` against
+    1/3 is read as a claim of equality, which is false."""
     if opts.rounded_decimals != "auto":
         return opts.rounded_decimals == "always"
     if any(m in ref_text or m in answer for m in _APPROX_MARKS):

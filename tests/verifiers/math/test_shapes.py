@@ -59,28 +59,38 @@ def test_rounding_rule_depends_on_context_and_option() -> None:
     def status(completion: str, prompt: str | None = None, **options: object) -> str:
         return verify(Attempt(completion=completion, reference="\\frac{500}{7}", prompt=prompt, options=options)).status
 
-    assert status("\\boxed{71.43}") == Status.WRONG  # a bare decimal claims equality
-    assert status("\\boxed{71.43}", "Round to the nearest hundredth.") == Status.CORRECT
-    assert status("\\boxed{\\approx 71.43}") == Status.CORRECT
-    assert status("\\boxed{71.43}", rounded_decimals="always") == Status.CORRECT
+    # Default (issue 12): a correctly rounded decimal of at least 3 significant digits answers an exact value.
+    assert status("\\boxed{71.43}") == Status.CORRECT
+    assert status("\\boxed{71.42}") == Status.WRONG  # a wrong rounding
+    assert status("\\boxed{71.4}") == Status.CORRECT  # 3 significant digits
+    assert status("\\boxed{71}") == Status.WRONG  # an integer claims to be exact
+    assert status("\\boxed{71.43}", rounded_decimals="never") == Status.WRONG
     assert status("\\boxed{71.43}", "Round to the nearest hundredth.", rounded_decimals="never") == Status.WRONG
-    assert status("\\boxed{71.42}", rounded_decimals="always") == Status.WRONG
-    assert status("\\boxed{71.4}", rounded_decimals="always") == Status.CORRECT  # 3 significant digits
-    assert status("\\boxed{71}", rounded_decimals="always") == Status.WRONG  # an integer claims to be exact
+    # "auto": only when something says the value is rounded.
+    assert status("\\boxed{71.43}", rounded_decimals="auto") == Status.WRONG  # a bare decimal claims equality
+    assert status("\\boxed{71.43}", "Round to the nearest hundredth.", rounded_decimals="auto") == Status.CORRECT
+    assert status("\\boxed{\\approx 71.43}", rounded_decimals="auto") == Status.CORRECT
+    assert status("\\boxed{71.42}", "Round to the nearest hundredth.", rounded_decimals="auto") == Status.WRONG
 
 
 def test_cache_key_sees_the_lenient_options_and_whether_the_prompt_asks_for_rounding() -> None:
-    base = Attempt(completion="\\boxed{71.43}", reference="\\frac{500}{7}")
+    base = Attempt(completion="\\boxed{71.43}", reference="\\frac{500}{7}", options={"rounded_decimals": "auto"})
+
+    def variant(prompt: str | None = None, **options: object) -> Attempt:
+        return Attempt(completion=base.completion, reference=base.reference, prompt=prompt, options=options)
+
     keys = {
         cache_key(base),
-        cache_key(Attempt(completion=base.completion, reference=base.reference, prompt="Round to 2 decimals.")),
-        cache_key(Attempt(completion=base.completion, reference=base.reference, options={"rounded_decimals": True})),
-        cache_key(Attempt(completion=base.completion, reference=base.reference, options={"renaming": False})),
-        cache_key(Attempt(completion=base.completion, reference=base.reference, options={"sentence_number": False})),
+        cache_key(variant("Round to 2 decimals.", rounded_decimals="auto")),
+        cache_key(variant()),
+        cache_key(variant(rounded_decimals=False)),
+        cache_key(variant(renaming=False)),
+        cache_key(variant(sentence_number=False)),
     }
-    assert len(keys) == 5
-    same = Attempt(completion=base.completion, reference=base.reference, prompt="What is 500/7?")
-    assert cache_key(same) == cache_key(base)
+    assert len(keys) == 6
+    assert cache_key(variant("What is 500/7?", rounded_decimals="auto")) == cache_key(base)
+    # Outside "auto" the question does not change the verdict, so it does not split the cache.
+    assert cache_key(variant("Round to 2 decimals.")) == cache_key(variant())
 
 
 def test_lenient_rules_turn_off() -> None:
