@@ -39,9 +39,10 @@ Hard shapes (issue 12), all with near misses in `tests/verifiers/math/shapes.jso
 - words (`sentence_number`): ordinals, `28 percent`, units, and a sentence stating exactly one value with no
   hedging or bounding word (`The smallest $k$ is 12.`; no substring matching of word answers);
 - `\\pm` in sets, lists and points; thousands written `12 345`, `12,\\!345`; ratios `10:3` (not `4:30`);
-- chains `x = 2 + 3 = 5` (every step must equal the value); damaged text (form feeds and tabs that were `\\f`
-  and `\\t`, `\\neq` split by a newline, doubled backslashes, HTML, full-width and circled characters) is
-  repaired on both sides before parsing.
+- chains `x = 2 + 3 = 5` (every step must equal the value); an equation against its solved form (`uv = 12` vs
+  `v = \\frac{12}{u}`: the same solutions), and a bare value of the unknown the question names (`solve for v`);
+- damaged text (form feeds and tabs that were `\\f` and `\\t`, `\\neq` split by a newline, doubled backslashes, HTML,
+  full-width and circled characters) is repaired on both sides before parsing.
 
 Options (`Attempt.options`):
 - `float_rel_tol` (float, default 1e-6): relative tolerance used only when a side contains a decimal literal.
@@ -245,9 +246,10 @@ def cache_key(attempt: Attempt) -> str:
             answer = found.text
         # JSON, so no field's text can pass for a separator and shift the others
         fields = [answer, ref_text, ref is None, opts.float_rel_tol, opts.budget_s, opts.require_boxed]
-        # the prompt matters only through whether it asks for a rounded value, and only in "auto" mode
+        # the prompt matters only through the variable it asks for and (in "auto" mode) whether it asks for a
+        # rounded value
         asks = opts.rounded_decimals == "auto" and _asks_rounded(attempt.prompt)
-        fields += [opts.rounded_decimals, opts.renaming, opts.sentence_number, asks]
+        fields += [opts.rounded_decimals, opts.renaming, opts.sentence_number, asks, _asked_unknown(attempt.prompt)]
         return json.dumps([*fields, think, prefilled], default=repr)
     except Exception:  # noqa: BLE001 - must never raise: fall back to a key of the whole attempt
         return (
@@ -335,13 +337,36 @@ def _asks_rounded(prompt: Any) -> bool:
     return isinstance(prompt, str) and _ASKS_ROUNDED_RE.search(prompt[-2000:]) is not None
 
 
+# The one variable a question asks for: "solve for $v$", "$v$ in terms of $u$", "express $v$ as ...".
+_UNKNOWN_RE = re.compile(
+    r"\bsolve\b[^.?!\n]{0,40}?\bfor\s+\$?\s*([A-Za-z])\s*\$?(?![\w(])"
+    r"|(?<![\w\\])\$?\s*([A-Za-z])\s*\$?\s+(?:in terms of|as a function of)\b"
+    r"|\bexpress\s+\$?\s*([A-Za-z])\s*\$?\s+(?:as|in|using)\b",
+    re.IGNORECASE,
+)
+
+
+def _asked_unknown(prompt: Any) -> str | None:
+    """The variable the question asks for, when it names exactly one (else None)."""
+    if not isinstance(prompt, str):
+        return None
+    names = {next(g for g in m.groups() if g) for m in _UNKNOWN_RE.finditer(prompt[-2000:])}
+    return names.pop() if len(names) == 1 else None
+
+
 def _judge(ref: Reference, answer: str, opts: Options, budget: Budget, details: dict[str, Any], prompt: Any) -> Verdict:
     assert ref.node is not None
     ref_node = ref.node
     answer = repair(answer)
     rounding = _rounding_allowed(opts, ref.text, answer, prompt)
     answer = _LEADING_APPROX_RE.sub("", answer)
-    ctx = Ctx(float_rel_tol=opts.float_rel_tol, budget=budget, rounded_decimals=rounding, renaming=opts.renaming)
+    ctx = Ctx(
+        float_rel_tol=opts.float_rel_tol,
+        budget=budget,
+        rounded_decimals=rounding,
+        renaming=opts.renaming,
+        unknown=_asked_unknown(prompt),
+    )
     ans_node, err = _parse_any(answer)
     stated = sentence_value(answer) if opts.sentence_number and _WORDY_RE.search(answer) else None
     if stated is not None and stated != answer and not isinstance(ref_node, Text):

@@ -78,6 +78,8 @@ class Ctx:
     budget: Budget
     rounded_decimals: bool = True
     renaming: bool = True
+    # The variable the question asks for (`solve for v`, `v in terms of u`): a bare expression then means `v = it`.
+    unknown: str | None = None
     _mp: dict[int, Backend] = field(default_factory=dict)
     # Whether an exact match in doubles was already re-checked at high precision (once per verdict suffices:
     # a difference doubles cannot see, sqrt(2000000000002) - 1000000 sqrt(2), shows at every point alike).
@@ -567,7 +569,7 @@ def _rel_equiv(ref: Node, ans: Node, ctx: Ctx) -> bool:
             if renamed is not None:
                 return equivalent(ref.args[1], renamed, ctx)
         if all(op == "=" for op in ref.ops + ans.ops) and len(ref.ops) == 1 and len(ans.ops) == 1:
-            return _equation_equiv(ref, ans, ctx)
+            return _equation_equiv(ref, ans, ctx) or _solved_form_equiv(ref, ans, ctx)
         if all(op == "!=" for op in ref.ops + ans.ops) and len(ref.ops) == 1 and len(ans.ops) == 1:
             return _equation_equiv(ref, ans, ctx)
         if all(op == "in" for op in ref.ops + ans.ops):
@@ -592,9 +594,14 @@ def _rel_equiv(ref: Node, ans: Node, ctx: Ctx) -> bool:
         return False
     rel, other = (ref, ans) if isinstance(ref, Rel) else (ans, ref)
     assert isinstance(rel, Rel)
+    return _rel_value_equiv(rel, other, rel is ref, ctx) or _unknown_equiv(rel, other, rel is ref, ctx)
+
+
+def _rel_value_equiv(rel: Rel, other: Node, rel_is_ref: bool, ctx: Ctx) -> bool:
+    """A relation against a bare value: the relation's value (`x = 3`, a chain) against it."""
     value = _value_of(rel, ctx)
     if value is not rel:
-        if rel is ref:
+        if rel_is_ref:
             return equivalent(value, other, ctx)
         # `g(t) = 3t - 1` against `3x - 1`: the function's argument is a dummy, named as the reference names it
         arg = _FUNCTION_LHS_RE.fullmatch(rel.lhs_text)
@@ -603,7 +610,71 @@ def _rel_equiv(ref: Node, ans: Node, ctx: Ctx) -> bool:
             value = _rename(value, arg.group(2), next(iter(fr)))
         return equivalent(other, value, ctx)
     if _is_collection(other) and any(op in _INEQ or op == "!=" for op in rel.ops):
-        return _collection_equiv(ref, ans, ctx)
+        return _collection_equiv(rel, other, ctx) if rel_is_ref else _collection_equiv(other, rel, ctx)
+    return False
+
+
+def _unknown_equiv(rel: Rel, other: Node, rel_is_ref: bool, ctx: Ctx) -> bool:
+    """`uv = 12` against `\\frac{12}{u}` when the question asks for v: the bare expression is v's value."""
+    unknown = ctx.unknown
+    if unknown is None or rel.ops != ("=",) or _is_collection(other) or unknown in free_symbols(other):
+        return False
+    if unknown not in free_symbols(rel.args[0]) | free_symbols(rel.args[1]):
+        return False
+    solved = Rel(("=",), (Sym(unknown), other), unknown)
+    return _solved_form_equiv(rel, solved, ctx) if rel_is_ref else _solved_form_equiv(solved, rel, ctx)
+
+
+def _substitute(node: Node, name: str, value: Node) -> Node:
+    """`node` with every occurrence of the variable `name` replaced by `value`."""
+    if isinstance(node, Sym):
+        return value if node.name == name else node
+    if isinstance(node, Num | Const | Text | EmptySet | Reals):
+        return node
+    return _map_children(node, lambda c: _substitute(c, name, value))
+
+
+def _solved_for(rel: Rel) -> tuple[str, Node] | None:
+    """`v = f` with `v` a variable that `f` does not use: (v, f)."""
+    for lhs, rhs in (rel.args, rel.args[::-1]):
+        if isinstance(lhs, Sym) and lhs.name not in free_symbols(rhs):
+            return lhs.name, rhs
+    return None
+
+
+def _vanishes(expr: Node, ctx: Ctx) -> bool:
+    """`expr` is zero wherever it is defined (identity testing at the sample points)."""
+    return scalar_equal(expr, Num(Fraction(0)), ctx)
+
+
+def _linear_in(diff: Node, name: str, ctx: Ctx) -> bool:
+    """`diff` is a·name + b with a not identically zero (a, b free of `name`): then `diff = 0` fixes `name`."""
+    b = _substitute(diff, name, Num(Fraction(0)))
+    slope = Add((_substitute(diff, name, Num(Fraction(1))), Neg(b)))
+    return not _vanishes(slope, ctx) and _vanishes(Add((diff, Neg(b), Neg(Mul((Sym(name), slope))))), ctx)
+
+
+def _solved_form_equiv(r: Rel, a: Rel, ctx: Ctx) -> bool:
+    """An equation against its solved form, `uv = 12` vs `v = \\frac{12}{u}` (or two solved forms for different
+    variables, `v = \\frac{12}{u}` vs `u = \\frac{12}{v}`): equal sets of solutions where both are defined. Every
+    solution of the solved form must satisfy the other equation, and the other must fix the same variable: it is
+    linear in it with a non-zero coefficient, or it is itself solved for another variable whose value satisfies
+    the first. `v = u^2` vs `u = \\sqrt{v}` fails the second test (u = -1, v = 1), as it should."""
+    if _foreign_symbols(r, a) or _foreign_symbols(a, r):
+        return False
+    for solved, other in ((r, a), (a, r)):
+        form = _solved_for(solved)
+        if form is None:
+            continue
+        name, value = form
+        other_diff = _difference(other)
+        if name not in free_symbols(other_diff) or not _vanishes(_substitute(other_diff, name, value), ctx):
+            continue
+        if _linear_in(other_diff, name, ctx):
+            return True
+        back = _solved_for(other)
+        if back is not None and back[0] != name and _vanishes(_substitute(_difference(solved), *back), ctx):
+            return True
     return False
 
 

@@ -140,3 +140,12 @@ def test_malformed_lenient_options_fall_back_to_defaults() -> None:
 )
 def test_fast_parser_additions(reference: str, answer: str, expected: str) -> None:
     assert verify(Attempt(completion=f"\\boxed{{{answer}}}", reference=reference)).status == expected
+
+
+def test_the_unknown_a_question_asks_for_splits_the_cache() -> None:
+    def key(prompt: str | None) -> str:
+        return cache_key(Attempt(completion="\\boxed{\\frac{12}{u}}", reference="uv = 12", prompt=prompt))
+
+    assert key("Solve for $v$.") != key(None)
+    assert key("Solve for $v$.") == key("Now solve the equation for v.")
+    assert key("Find $v$ in terms of $u$, then solve for $u$.") == key(None)  # two unknowns name none
