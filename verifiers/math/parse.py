@@ -1029,6 +1029,9 @@ def parse(s: str, reference: bool = False) -> Node:
         builder = _set_builder(s, reference)
         if builder is not None:
             return builder
+        algebra = _builder_algebra(s, reference)
+        if algebra is not None:
+            return algebra
     if ":" in s:
         ratio = _ratio(s, reference)
         if ratio is not None:
@@ -1088,6 +1091,43 @@ def _set_builder(s: str, reference: bool) -> Node | None:
             node = SetOp("minus", (node, parse(minus, reference)))
         except ParseError:
             return None
+    return node
+
+
+_BUILDER_START_RE = re.compile(r"\\\{\s*[A-Za-z]\s*(?:\\mid|\\vert|\\middle\||\||:)")
+_SET_OPS = {"\\cup": "union", "\\cap": "inter", "\\setminus": "minus"}
+_SET_OP_RE = re.compile(r"\\(?:cup|cap|setminus)(?![A-Za-z])|[{}()\[\]]")
+
+
+def _builder_algebra(s: str, reference: bool) -> Node | None:
+    """Set-builder sets combined with other sets, `\\{x \\mid x > 1\\} \\cup \\{0\\}`: the string is split at its
+    top-level `\\cup`, `\\cap` and `\\setminus` (outside every bracket), each operand is parsed on its own, and the
+    operations apply left to right. Only tried when a set-builder operand is present (the parser reads the rest)."""
+    if _BUILDER_START_RE.search(s) is None:
+        return None
+    operands: list[str] = []
+    ops: list[str] = []
+    depth, start = 0, 0
+    for m in _SET_OP_RE.finditer(s):
+        tok = m.group()
+        if tok in "{([":
+            depth += 1
+        elif tok in "})]":
+            depth -= 1
+        elif depth == 0:
+            operands.append(s[start : m.start()])
+            ops.append(_SET_OPS[tok])
+            start = m.end()
+    operands.append(s[start:])
+    if not ops:
+        return None
+    try:
+        nodes = [parse(text, reference) for text in operands]
+    except ParseError:
+        return None
+    node = nodes[0]
+    for op, nxt in zip(ops, nodes[1:], strict=True):
+        node = SetOp(op, (node, nxt))
     return node
 
 
