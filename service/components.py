@@ -32,6 +32,32 @@ VERIFIER_COMPONENTS: Mapping[str, str] = MappingProxyType(
 SHAPING_COMPONENTS = ("overlong", "repetition", "cosine", "tag_count")
 ALL_COMPONENTS = frozenset({"accuracy", *VERIFIER_COMPONENTS, *SHAPING_COMPONENTS})
 
+# The option keys each component reads. A misspelt key (`max_len` for `max_length`) would otherwise be ignored and
+# the default silently used, so keys outside these sets are refused. Accuracy's keys depend on the task's verifier;
+# `signed` is the engine's own. A custom task's verifier is checked only when its module declares OPTION_KEYS.
+_THINK = ("think_tags", "think_prefilled")
+OPTION_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "format": frozenset({"layout", "answer_tags", "strict", *_THINK}),
+        "language": frozenset({"scope", "default_language", *_THINK}),
+        "overlong": frozenset({"max_length", "buffer", "penalty_factor"}),
+        "repetition": frozenset({"ngram_size", "max_penalty"}),
+        "cosine": frozenset(
+            {"max_length", "exceed_value", "min_value_wrong", "max_value_wrong", "min_value_correct"}
+            | {"max_value_correct"}
+        ),
+        "tag_count": frozenset({"think", "answer", "think_prefilled"}),
+    }
+)
+ACCURACY_OPTION_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "verifiers.math": frozenset(
+            {"float_rel_tol", "budget_s", "require_boxed", "rounded_decimals", "renaming", "sentence_number", *_THINK}
+        ),
+        "verifiers.code": frozenset({"stop_at_first_failure"}),
+    }
+)
+
 
 @dataclass(frozen=True)
 class VerifierInfo:
@@ -122,6 +148,40 @@ class Registry:
         verifiers = {path: _load(path) for path in sorted(paths)}
         shaping, reason = _shaping_functions()
         return cls(MappingProxyType(tasks), MappingProxyType(verifiers), MappingProxyType(shaping), reason)
+
+    def option_keys(self, component: str, task: str | None = None) -> frozenset[str] | None:
+        """The option keys ``component`` reads (for accuracy: for ``task``, else for any task); None: not known."""
+        if component != "accuracy":
+            return OPTION_KEYS.get(component)
+        paths = [self.tasks[task]] if task is not None and task in self.tasks else list(self.tasks.values())
+        keys = {"signed"}
+        for path in paths:
+            if path is None:
+                continue
+            declared = ACCURACY_OPTION_KEYS.get(path)
+            if declared is None:
+                info = self.verifiers.get(path)
+                declared = getattr(info.module, "OPTION_KEYS", None) if info is not None else None
+            if declared is None:
+                return None  # a custom verifier that does not say what it reads: its keys cannot be checked
+            keys.update(declared)
+        return frozenset(keys)
+
+    def unknown_options(self, options: Mapping[str, Any] | None, task: str | None = None) -> str | None:
+        """A sentence naming the unknown option keys and the valid ones, or None when every key is known."""
+        problems = []
+        for component, values in (options or {}).items():
+            valid = self.option_keys(component, task)
+            if valid is None or not isinstance(values, Mapping):
+                continue
+            unknown = sorted(set(values) - valid)
+            if unknown:
+                where = f" for task {task!r}" if component == "accuracy" and task is not None else ""
+                problems.append(
+                    f"unknown option(s) {', '.join(map(repr, unknown))} for {component}{where}; "
+                    f"valid: {', '.join(sorted(valid))}"
+                )
+        return "; ".join(problems) or None
 
     def pool_modules(self) -> list[str]:
         """Modules the worker processes should import up front."""

@@ -154,9 +154,13 @@ class Engine:
         if json_depth(request.options, self.settings.max_json_depth) > self.settings.max_json_depth:
             raise RecipeError(f"options are nested deeper than the limit of {self.settings.max_json_depth} levels")
         try:
-            return resolve(request.profile, request.weights, request.options, set(self.registry.components))
+            recipe = resolve(request.profile, request.weights, request.options, set(self.registry.components))
         except ValueError as exc:
             raise RecipeError(str(exc)) from exc
+        unknown = self.registry.unknown_options(request.options)
+        if unknown is not None:
+            raise RecipeError(f"options: {unknown}")
+        return recipe
 
     async def score(self, request: ScoreRequest) -> ScoreResponse:
         """Score every item of the request; raises ``Overloaded`` or ``RecipeError`` only."""
@@ -276,6 +280,10 @@ class Engine:
         unknown = set(item.options or {}) - set(self.registry.components)
         if unknown:
             plan.error = f"unknown component(s) in item options: {', '.join(sorted(unknown))}"
+            return plan
+        unknown_keys = self.registry.unknown_options(item.options, item.task)
+        if unknown_keys is not None:
+            plan.error = f"item options: {unknown_keys}"
             return plan
 
         weights = dict(recipe.weights)

@@ -11,6 +11,7 @@ OpenRLHF needs a number for every sample: an undecided item gets reward 0.0 and 
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from service.edge import busy
 from service.engine import Engine, Overloaded, RecipeError
 from service.models import BUSY_RESPONSE, ProfileName, ScoreItem, ScoreRequest
+from service.profiles import resolve
 
 router = APIRouter()
 
@@ -41,14 +43,51 @@ class RewardRequest(BaseModel):
     labels: list[Any] | None = None
 
 
-def split_response(query: str, prompt: str | None) -> str:
-    """The model's response inside ``prompt + response``, without trailing special tokens."""
-    response = query
-    if prompt:
-        at = query.find(prompt)
+class PromptNotFound(ValueError):
+    """The prompt cannot be located in the query, so the response cannot be told apart from it."""
+
+
+# A prompt's tail this long, found in the query, places the response even when the head of the prompt was cut
+# (OpenRLHF keeps the last tokens of an over-long prompt) or re-spaced by the tokenizer's decode.
+_TAIL_CHARS = 256
+
+
+def _squeezed(text: str) -> tuple[str, list[int]]:
+    """``text`` without whitespace, and for each kept character its index in ``text``."""
+    kept = [(i, ch) for i, ch in enumerate(text) if not ch.isspace()]
+    return "".join(ch for _, ch in kept), [i for i, _ in kept]
+
+
+def _response_start(query: str, prompt: str) -> int:
+    at = query.find(prompt)
+    if at >= 0:
+        return at + len(prompt)
+    # Decoding the prompt's tokens does not always give the prompt back character for character (spaces around
+    # special tokens, a prompt truncated from the left): match without whitespace, then on the prompt's tail.
+    squeezed_query, where = _squeezed(query)
+    squeezed_prompt, _ = _squeezed(prompt)
+    if not squeezed_prompt:
+        return 0
+    for needle in (squeezed_prompt, squeezed_prompt[-_TAIL_CHARS:]):
+        at = squeezed_query.find(needle)
         if at >= 0:
-            response = query[at + len(prompt) :]
-    return _TRAILING_SPECIAL.sub("", response)
+            return where[at + len(needle) - 1] + 1
+    raise PromptNotFound("the prompt was not found in the query, so the response cannot be separated from it")
+
+
+def split_response(query: str, prompt: str | None) -> str:
+    """The model's response inside ``prompt + response``, without trailing special tokens.
+
+    Raises ``PromptNotFound`` when a prompt is given but cannot be located in the query: scoring the whole query
+    would let a worked example in the prompt earn the reward.
+    """
+    response = query[_response_start(query, prompt) :] if prompt else query
+    return strip_trailing_special(response)
+
+
+def strip_trailing_special(text: str) -> str:
+    """``text`` without the end-of-turn and end-of-text tokens that a decode with special tokens leaves."""
+    return _TRAILING_SPECIAL.sub("", text)
 
 
 @router.post("/get_reward", responses=BUSY_RESPONSE)
@@ -71,24 +110,46 @@ async def get_reward(
             return JSONResponse({"detail": f"{name} has {len(values)} entries, query has {n}"}, status_code=422)
     prompts = body.prompts or [None] * n
     labels = body.labels or [None] * n
-    items = [
-        ScoreItem(
-            id=str(i),
-            task=task,
-            completion=split_response(q, p),
-            prompt=p,
-            reference=label,
+    if engine.registry.tasks.get(task) is not None and all(label is None for label in labels):
+        # Without references every item would be invalid and OpenRLHF would train on a wall of 0.0 rewards.
+        return JSONResponse(
+            {
+                "detail": f"task {task!r} needs references: send them as 'labels' (OpenRLHF's --label_key), "
+                "or use task=format for a reward without ground truth"
+            },
+            status_code=422,
         )
-        for i, (q, p, label) in enumerate(zip(body.query, prompts, labels, strict=True))
-    ]
+    started = time.perf_counter()
+    items: list[ScoreItem] = []
+    unplaced: dict[int, str] = {}
+    for i, (q, p, label) in enumerate(zip(body.query, prompts, labels, strict=True)):
+        try:
+            completion = split_response(q, p)
+        except PromptNotFound as exc:
+            unplaced[i] = str(exc)
+            completion = ""
+        items.append(ScoreItem(id=str(i), task=task, completion=completion, prompt=p, reference=label))
     try:
         response = await engine.score(ScoreRequest(items=items, profile=profile, advantage="none"))
     except Overloaded as exc:
         return busy(str(exc), exc.retry_after)
     except RecipeError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=422)
-    rewards = [0.0 if r.reward is None else r.reward for r in response.results]
-    logs: dict[str, list[float]] = {"aha_undecided": [float(r.reward is None) for r in response.results]}
-    for name in sorted({c for r in response.results for c in r.components}):
-        logs[f"aha_{name}"] = [float(r.components.get(name) or 0.0) for r in response.results]
+    results = response.results
+    decided = [r.reward is not None and i not in unplaced for i, r in enumerate(results)]
+    rewards = [float(r.reward) if ok else 0.0 for r, ok in zip(results, decided, strict=True)]
+    logs: dict[str, list[float]] = {"aha_undecided": [float(not ok) for ok in decided]}
+    # Every component of every item, so each log list is as long as the batch.
+    for name in sorted({c for r in results for c in r.components} | set(_recipe_components(engine, profile))):
+        logs[f"aha_{name}"] = [
+            float(r.components.get(name) or 0.0) if i not in unplaced else 0.0 for i, r in enumerate(results)
+        ]
+    engine.metrics.request_seconds.labels(endpoint="/get_reward").observe(time.perf_counter() - started)
     return {"rewards": rewards, "scores": rewards, "extra_logs": logs}
+
+
+def _recipe_components(engine: Engine, profile: str) -> list[str]:
+    try:
+        return list(resolve(profile, None, None, set(engine.registry.components)).weights)
+    except ValueError:
+        return []

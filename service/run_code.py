@@ -23,6 +23,7 @@ import asyncio
 import base64
 import binascii
 import os
+import time
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
@@ -267,5 +268,10 @@ async def run_code(req: RunCodeRequest, request: Request) -> Any:
     if slots.locked():
         detail = f"{concurrency(settings)} /run_code calls are running; retry shortly"
         return busy(detail, retry_after=1)
+    started = time.perf_counter()
     async with slots:
-        return await run_in_threadpool(execute, req, settings)
+        answer = await run_in_threadpool(execute, req, settings)
+    engine = getattr(state, "engine", None)
+    if engine is not None:
+        engine.metrics.request_seconds.labels(endpoint="/run_code").observe(time.perf_counter() - started)
+    return answer
