@@ -95,8 +95,84 @@ def _lenient(raw: dict) -> frozenset[str]:
     return frozenset(value)
 
 
+def _present(mapping: dict) -> dict:
+    # A data set stored as Arrow struct columns gives every row every key of the struct, `null` where a row has
+    # none: a null means the key is absent, never a value.
+    return {k: v for k, v in mapping.items() if v is not None}
+
+
+def _call_args(raw: Any, i: int) -> list:
+    # verl's PRIME data give a call's arguments as JSON lines in one string; TACO/APPS rows as a list.
+    if isinstance(raw, list):
+        return raw
+    if isinstance(raw, str):
+        try:
+            return [json.loads(line) for line in raw.split("\n") if line.strip()]
+        except ValueError as exc:
+            raise ReferenceError_(f"inputs[{i}]: arguments are not JSON lines: {exc}") from None
+    return [raw]
+
+
+def _call_expected(raw: Any) -> Any:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return raw
+    # APPS/TACO store a call's result wrapped in a one-element list (their checker accepts either form); the
+    # wrapped form is read as the value, so a function returning `[x]` for `[x]` alone would fail, never pass.
+    if isinstance(raw, list) and len(raw) == 1:
+        return raw[0]
+    return raw
+
+
+def _text_lines(raw: Any, what: str) -> str:
+    if isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+        return "\n".join(raw) + ("\n" if raw and not raw[-1].endswith("\n") else "")
+    if not isinstance(raw, str):
+        raise ReferenceError_(f"{what} must be a string (or a list of lines)")
+    return raw
+
+
+def from_inputs_outputs(raw: dict) -> dict:
+    """Aha's own reference for verl's code ground truth ``{"inputs": [...], "outputs": [...], "fn_name"?}``.
+
+    That is the format of PRIME, TACO, APPS and CodeContests data in verl: without ``fn_name`` each input is a
+    program's stdin and each output its stdout; with it, each input is the call's arguments (JSON lines or a list)
+    and each output the returned value (JSON, numbers compared by value as Python's ``==`` does).
+    """
+    inputs, outputs = raw.get("inputs"), raw.get("outputs")
+    if not isinstance(inputs, list) or not isinstance(outputs, list) or not inputs:
+        raise ReferenceError_("inputs and outputs must be non-empty lists")
+    if len(inputs) != len(outputs):
+        raise ReferenceError_(f"inputs has {len(inputs)} entries, outputs has {len(outputs)}")
+    fn_name = raw.get("fn_name")
+    rest = {k: v for k, v in raw.items() if k not in ("inputs", "outputs")}
+    if fn_name is not None:
+        tests = [
+            {"args": _call_args(a, i), "expected": _call_expected(e)}
+            for i, (a, e) in enumerate(zip(inputs, outputs, strict=True))
+        ]
+        rest.setdefault("lenient", ["numbers"])
+    else:
+        tests = [
+            {"stdin": _text_lines(a, f"inputs[{i}]"), "stdout": _text_lines(e, f"outputs[{i}]")}
+            for i, (a, e) in enumerate(zip(inputs, outputs, strict=True))
+        ]
+    return {**rest, "tests": tests}
+
+
+def is_inputs_outputs(raw: Any) -> bool:
+    """True for verl's code ground truth (``inputs``/``outputs`` lists, no ``tests``)."""
+    return isinstance(raw, dict) and "inputs" in raw and "outputs" in raw and raw.get("tests") is None
+
+
 def parse_reference(raw: Any) -> Reference:
-    """Parse the reference dict (or its JSON string); raises ReferenceError_ with a reason."""
+    """Parse the reference dict (or its JSON string); raises ReferenceError_ with a reason.
+
+    Accepts Aha's own shape (``language``, ``tests``, …) and verl's ``inputs``/``outputs`` (see
+    ``from_inputs_outputs``); a ``null`` anywhere in the reference's keys or its tests' keys means absent.
+    """
     if isinstance(raw, str | bytes):
         try:
             raw = json.loads(raw)
@@ -104,6 +180,9 @@ def parse_reference(raw: Any) -> Reference:
             raise ReferenceError_(f"reference is not valid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise ReferenceError_("reference must be an object with 'language' and 'tests'")
+    raw = _present(raw)
+    if is_inputs_outputs(raw):
+        raw = from_inputs_outputs(raw)
     language = raw.get("language", "python")
     if not isinstance(language, str):
         raise ReferenceError_("language must be a string")
@@ -126,6 +205,7 @@ def parse_reference(raw: Any) -> Reference:
     for i, t in enumerate(raw_tests):
         if not isinstance(t, dict):
             raise ReferenceError_(f"test {i} must be an object")
+        given, t = t, _present(t)
         if "code" in t:
             if not isinstance(t["code"], str):
                 raise ReferenceError_(f"test {i}: code must be a string")
@@ -140,9 +220,11 @@ def parse_reference(raw: Any) -> Reference:
                 raise ReferenceError_("function-call tests are supported for python only")
             args = t.get("args", [])
             kwargs = t.get("kwargs", {})
-            if not isinstance(args, list) or not isinstance(kwargs, dict) or "expected" not in t:
-                raise ReferenceError_(f"test {i}: args must be a list and expected must be given")
-            tests.append(Test(kind="fn", args=tuple(args), kwargs=tuple(kwargs.items()), expected=t["expected"]))
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise ReferenceError_(f"test {i}: args must be a list and kwargs an object")
+            if "expected" not in given:  # a null expected is a function that returns None
+                raise ReferenceError_(f"test {i}: expected must be given")
+            tests.append(Test(kind="fn", args=tuple(args), kwargs=tuple(kwargs.items()), expected=t.get("expected")))
         elif "stdout" in t or "stdin" in t:
             stdin, stdout = t.get("stdin", ""), t.get("stdout")
             if not isinstance(stdin, str) or not isinstance(stdout, str):
