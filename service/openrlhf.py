@@ -71,7 +71,10 @@ def _response_start(query: str, prompt: str) -> int:
     for needle in (squeezed_prompt, squeezed_prompt[-_TAIL_CHARS:]):
         at = squeezed_query.find(needle)
         if at >= 0:
-            return where[at + len(needle) - 1] + 1
+            end = where[at + len(needle) - 1] + 1
+            if prompt[-1].isspace():  # the whitespace the prompt ends with is the prompt's, however re-spaced
+                end = len(query) - len(query[end:].lstrip())
+            return end
     raise PromptNotFound("the prompt was not found in the query, so the response cannot be separated from it")
 
 

@@ -1,0 +1,74 @@
+"""OpenRLHF's /get_reward: where the response starts, missing labels, and logs that keep every component."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from service.openrlhf import PromptNotFound, split_response
+
+PROMPT = (
+    "<|im_start|>user\nWhat is 2+2? Example: <think>1+1</think><answer>2</answer><|im_end|>\n<|im_start|>assistant\n"
+)
+GOOD = "<think>2+2</think><answer>4</answer>"
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    from tests.conftest import start_aha, stop_aha
+
+    server = start_aha(tmp_path_factory.mktemp("aha"))
+    yield server.url
+    stop_aha(server)
+
+
+def test_prompt_found_without_exact_spacing_or_with_its_head_cut():
+    respaced = PROMPT.replace("\n<|im_start|>assistant\n", " <|im_start|> assistant\n")
+    assert split_response(respaced + GOOD + "<|im_end|>", PROMPT) == GOOD
+    long_prompt = "A long question. " * 100 + PROMPT
+    truncated = long_prompt[-1000:] + GOOD  # OpenRLHF keeps the last tokens of an over-long prompt
+    assert split_response(truncated, long_prompt) == GOOD
+
+
+def test_prompt_not_in_query_raises():
+    with pytest.raises(PromptNotFound):
+        split_response("something else entirely " + GOOD, PROMPT)
+
+
+def test_prompt_not_in_query_is_undecided_not_scored_whole(url):
+    queries = ["another prompt: " + PROMPT[:30] + GOOD, PROMPT + GOOD]
+    body = {"query": queries, "prompts": [PROMPT] * 2, "labels": ["4"] * 2}
+    r = httpx.post(url + "/get_reward", params={"profile": "r1-zero"}, json=body, timeout=30)
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["rewards"] == [0.0, 2.0]
+    assert data["extra_logs"]["aha_undecided"] == [1.0, 0.0]
+    assert data["extra_logs"]["aha_format"] == [0.0, 1.0] and data["extra_logs"]["aha_accuracy"] == [0.0, 1.0]
+
+
+def test_worked_example_in_prompt_earns_nothing(url):
+    # The example in the prompt is right; the model's own answer is wrong.
+    body = {"query": [PROMPT + "<think>x</think><answer>5</answer>"], "prompts": [PROMPT], "labels": ["2"]}
+    data = httpx.post(url + "/get_reward", json=body, timeout=30).json()
+    assert data["rewards"] == [0.0] and data["extra_logs"]["aha_undecided"] == [0.0]
+
+
+def test_deepseek_end_token_keeps_the_format_reward(url):
+    body = {"query": [PROMPT + GOOD + "<｜end▁of▁sentence｜>"], "prompts": [PROMPT], "labels": ["4"]}
+    data = httpx.post(url + "/get_reward", params={"profile": "r1-zero"}, json=body, timeout=30).json()
+    assert data["rewards"] == [2.0]
+
+
+def test_no_labels_is_a_422_not_silent_zeros(url):
+    for body in ({"query": [GOOD]}, {"query": [GOOD, GOOD], "labels": [None, None]}):
+        r = httpx.post(url + "/get_reward", json=body, timeout=30)
+        assert r.status_code == 422 and "needs references" in r.json()["detail"], r.text
+    fmt = httpx.post(url + "/get_reward", params={"task": "format", "profile": "format"}, json={"query": [GOOD]})
+    assert fmt.status_code == 200 and fmt.json()["rewards"] == [1.0]
+
+
+def test_undecided_items_keep_every_component_log(url):
+    body = {"query": [GOOD, GOOD], "labels": ["4", "\\frac{"]}
+    data = httpx.post(url + "/get_reward", params={"profile": "r1-zero"}, json=body, timeout=30).json()
+    assert set(data["extra_logs"]) == {"aha_undecided", "aha_accuracy", "aha_format"}
+    assert all(len(v) == 2 for v in data["extra_logs"].values())
