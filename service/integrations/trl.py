@@ -7,6 +7,15 @@ TRL calls ``f(prompts=…, completions=…, completion_ids=…, **dataset_column
 float or ``None`` (skip) per completion. ``AsyncAhaReward`` is the ``async def`` flavour, which TRL awaits together
 with other async reward functions. Both are picklable (the async trainer ships reward functions to another
 process): the HTTP client is created lazily in whichever process calls them.
+
+A wrong set-up fails loudly instead of handing TRL a column of ``None`` (zero advantages): an unknown profile, a
+``component`` the profile does not weigh, a task with ground truth but no reference column at construction; a
+reference column missing from the dataset, an unknown task or bad options at the first call.
+
+TRL gives a conversational prompt as messages, without the chat template's generation prompt; templates that open
+the thought themselves (DeepSeek-R1 distills, Qwen3: ``…<|Assistant|><think>\n``) make the completion start inside
+it. Pass ``tokenizer=`` (the trainer's processing class) and the prompt is rendered as TRL renders it, so the service
+sees the opened ``<think>``; or say ``think_prefilled=True``.
 """
 
 from __future__ import annotations
@@ -16,6 +25,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from service.client import AhaClient, AsyncAhaClient
+from service.components import ALL_COMPONENTS, BUILTIN_TASKS, Registry
+from service.profiles import resolve
+
+_SKIP_COLUMNS = frozenset({"trainer_state", "log_extra", "log_metric", "environments"})
+
+# Reasons of an invalid item that come from the reward function's set-up, not from the item: the same for every
+# item, so training on would only train on None.
+_SETUP_ERRORS = ("unknown task", "item options:", "needs a reference", "has no component that applies")
+# The components that read `think_prefilled` (accuracy only through the math verifier).
+_PREFILL_READERS = ("format", "language", "tag_count")
+
+
+class RewardSetupError(ValueError):
+    """The reward function's configuration cannot produce rewards; the message says what to change."""
 
 
 def _text(value: Any) -> str:
@@ -60,6 +83,9 @@ class AhaReward:
         name: str | None = None,
         timeout_s: float = 600.0,
         api_key: str | None = None,
+        tokenizer: Any = None,
+        chat_template_kwargs: Mapping[str, Any] | None = None,
+        think_prefilled: bool | None = None,
     ) -> None:
         self.url = url
         self.api_key = api_key  # None: AHA_API_KEY from the environment of the process that calls
@@ -71,9 +97,40 @@ class AhaReward:
         self.options = {k: dict(v) for k, v in (options or {}).items()}
         self.language_column = language_column
         self.timeout_s = timeout_s
+        self.tokenizer = tokenizer
+        self.chat_template_kwargs = dict(chat_template_kwargs or {})
+        self._check_setup()
+        if think_prefilled is not None:
+            readers = [c for c in self._components if c in _PREFILL_READERS or (c == "accuracy" and task == "math")]
+            for c in readers:
+                self.options.setdefault(c, {}).setdefault("think_prefilled", think_prefilled)
         # TRL names each reward function's column and log by __name__.
         self.__name__ = name or f"aha_{task}_{component or profile}".replace("-", "_")
         self._client: Any = None
+
+    def _check_setup(self) -> None:
+        try:
+            recipe = resolve(self.profile, self.weights, self.options, set(ALL_COMPONENTS))
+        except ValueError as exc:
+            raise RewardSetupError(str(exc)) from None
+        weighed = list(recipe.weights)
+        if self.task == "format":
+            weighed = [c for c in weighed if c != "accuracy"]  # a task without ground truth has no accuracy
+        self._components = weighed
+        if self.component is not None and self.component not in ALL_COMPONENTS:
+            raise RewardSetupError(f"unknown component {self.component!r}; known: {', '.join(sorted(ALL_COMPONENTS))}")
+        if self.component is not None and self.component not in weighed:
+            raise RewardSetupError(
+                f"component {self.component!r} is not part of profile {self.profile!r} for task {self.task!r} "
+                f"(it weighs {', '.join(weighed) or 'nothing'}): choose a profile that has it "
+                f"(e.g. profile='r1-zero'), or give it a weight (weights={{{self.component!r}: 1.0}})"
+            )
+        # Option keys of the built-in verifiers are known here; a custom task's are checked by the service.
+        keys = Registry(BUILTIN_TASKS, {}, {}).unknown_options(self.options, self.task)
+        if keys is not None:
+            raise RewardSetupError(keys)
+        if BUILTIN_TASKS.get(self.task) is not None and not self.reference_column:
+            raise RewardSetupError(f"task {self.task!r} needs ground truth: set reference_column to its dataset column")
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -82,11 +139,15 @@ class AhaReward:
 
     def items(self, prompts: Sequence[Any], completions: Sequence[Any], columns: Mapping[str, Any]) -> list[dict]:
         """The Aha items of one TRL call."""
+        for column in (self.reference_column, self.language_column):
+            if column and column not in columns:
+                available = ", ".join(sorted(k for k in columns if k not in _SKIP_COLUMNS))
+                raise RewardSetupError(f"the dataset has no column {column!r}; its columns: {available or 'none'}")
         references = columns.get(self.reference_column) if self.reference_column else None
         languages = columns.get(self.language_column) if self.language_column else None
         out = []
         for i, (prompt, completion) in enumerate(zip(prompts, completions, strict=True)):
-            prompt_text = _text(prompt)
+            prompt_text = self._prompt_text(prompt)
             item: dict[str, Any] = {
                 "id": str(i),
                 "task": self.task,
@@ -101,8 +162,20 @@ class AhaReward:
             out.append(item)
         return out
 
+    def _prompt_text(self, prompt: Any) -> str:
+        if self.tokenizer is not None and isinstance(prompt, Sequence) and not isinstance(prompt, str):
+            # As TRL renders it for generation: the generation prompt may open the thought.
+            return self.tokenizer.apply_chat_template(
+                list(prompt), tokenize=False, add_generation_prompt=True, **self.chat_template_kwargs
+            )
+        return _text(prompt)
+
     def rewards(self, response: Mapping[str, Any]) -> list[float | None]:
-        """One float or None (undecided: TRL skips it) per completion."""
+        """One float or None (undecided: TRL skips it) per completion; raises on a set-up error."""
+        for r in response["results"]:
+            reason = r.get("reason") or ""
+            if r.get("status") == "invalid_item" and any(marker in reason for marker in _SETUP_ERRORS):
+                raise RewardSetupError(f"Aha cannot score item {r.get('id')}: {reason}")
         if self.component is None:
             return [r["reward"] for r in response["results"]]
         return [r["components"].get(self.component) for r in response["results"]]
