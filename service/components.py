@@ -185,7 +185,9 @@ class Registry:
 
     def pool_modules(self) -> list[str]:
         """Modules the worker processes should import up front."""
-        return [p for p, info in self.verifiers.items() if info.available and p not in INLINE_VERIFIERS]
+        modules = [p for p, info in self.verifiers.items() if info.available and p not in INLINE_VERIFIERS]
+        # a verifier may name modules that warm it up on import (see verifiers/math/warm.py)
+        return modules + [m for p in modules for m in getattr(self.verifiers[p].module, "PRELOAD", ())]
 
     def report(self) -> dict[str, Any]:
         """Which tasks and components are usable, for ``/readyz``."""

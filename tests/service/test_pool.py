@@ -215,3 +215,19 @@ def test_only_a_counted_oom_kill_makes_a_sigkill_out_of_memory():
     assert _death_verdict(-9, now - 1).status == Status.OUT_OF_MEMORY  # one OOM kill during the call
     assert _death_verdict(-15, now - 1).status == Status.VERIFIER_ERROR  # the OOM killer only sends SIGKILL
     assert "exited with code 1" in _death_verdict(1, now).reason
+
+
+def test_workers_fork_with_the_math_fallback_parser_loaded() -> None:
+    # The registry asks for the math verifier's warm-up module, and a worker has the fallback parser (sympy and
+    # latex2sympy, ~1 s to load) before its first call, so no first hard answer of a worker pays for it.
+    from service.components import Registry
+
+    assert "verifiers.math.warm" in Registry.load().pool_modules()
+    wanted = "latex2sympy2_extended.latex2sympy2 sympy"
+    pool = VerifierPool(1, 2048, ("verifiers.math", "verifiers.math.warm", "tests.service.chaos.modules"))
+    try:
+        assert pool.wait_ready(60)
+        verdict = asyncio.run(pool.run("tests.service.chaos.modules", Attempt(completion="", reference=wanted), 30))
+        assert verdict.details["loaded"] == wanted.split()
+    finally:
+        pool.close()

@@ -94,6 +94,9 @@ from verifiers.verdict import Attempt, Status, Verdict
 NAME = "math"
 VERSION = "1.2.0"
 
+# Imported by the worker pool before it forks: the fallback parser is loaded once, not per worker.
+PRELOAD = ("verifiers.math.warm",)
+
 DEFAULT_FLOAT_REL_TOL = 1e-6
 DEFAULT_BUDGET_S = 1.0
 MAX_REFERENCE_CHARS = 20_000
