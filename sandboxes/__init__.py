@@ -15,13 +15,12 @@ from sandboxes import cgroups, config
 from sandboxes.languages import RECIPES, Recipe, get_recipe
 from sandboxes.languages import available_languages as _host_languages
 from sandboxes.languages import unavailable_languages as _host_unavailable
-from sandboxes.types import Limits, Mount, RunResult, RunSpec, RunStatus, Sandbox
+from sandboxes.types import Limits, RunResult, RunSpec, RunStatus, Sandbox
 
 __all__ = [
     "sweep_leftovers",
     "RECIPES",
     "Limits",
-    "Mount",
     "Recipe",
     "RunResult",
     "RunSpec",
@@ -70,7 +69,7 @@ def get_sandbox(backend: str | None = None) -> Sandbox:
 # One docker backend per process: it owns the warm container pool, which a fresh instance per judgement would waste.
 @functools.lru_cache(maxsize=1)
 def _docker_sandbox() -> Sandbox:
-    from sandboxes.docker_backend import DockerSandbox
+    from sandboxes.docker import DockerSandbox
 
     return DockerSandbox()
 
@@ -96,7 +95,7 @@ def unavailable_languages() -> dict[str, str]:
 @functools.lru_cache(maxsize=4)
 def _report(backend: str) -> tuple[tuple[str, Any], ...]:
     if backend == "docker":
-        from sandboxes.docker_backend import docker_report
+        from sandboxes.docker import docker_report
 
         return tuple(docker_report().items())
     from sandboxes.bwrap import bwrap_version

@@ -247,10 +247,11 @@ class RunCgroup:
 
     def attach(self, pid: int) -> None:
         """Move process `pid` (before it forks anything) into the run's cgroup(s)."""
-        for d in self._dirs():
+        for d in self.dirs():
             _write_small(d / "cgroup.procs", str(pid))
 
-    def _dirs(self) -> list[Path]:
+    def dirs(self) -> list[Path]:
+        """The cgroup's directories, one per hierarchy (one on v2)."""
         return list(dict.fromkeys(x for x in (self.memory_dir, self.pids_dir, self.cpu_dir) if x is not None))
 
     def cpu_seconds(self) -> float | None:
@@ -312,7 +313,7 @@ class RunCgroup:
         try:
             return int((self.pids_dir / "pids.current").read_text())
         except (OSError, ValueError):
-            return len(self._pids())
+            return len(self.pids())
 
     def peak_bytes(self) -> int | None:
         """Highest memory use of the run, when the kernel reports it."""
@@ -322,7 +323,8 @@ class RunCgroup:
         except (OSError, ValueError):
             return None
 
-    def _pids(self) -> list[int]:
+    def pids(self) -> list[int]:
+        """Host pids of the processes in the cgroup now."""
         try:
             return [int(x) for x in (self.pids_dir / "cgroup.procs").read_text().split()]
         except (OSError, ValueError):
@@ -334,7 +336,7 @@ class RunCgroup:
             with contextlib.suppress(OSError):
                 (self.pids_dir / "cgroup.kill").write_text("1")
         for _ in range(50):
-            pids = self._pids()
+            pids = self.pids()
             if not pids:
                 return
             for p in pids:
@@ -345,7 +347,7 @@ class RunCgroup:
     def destroy(self) -> None:
         """Kill what is left and remove the cgroup(s); retried briefly while the kernel reaps."""
         self.kill_all()
-        for d in self._dirs():
+        for d in self.dirs():
             for attempt in range(100):
                 try:
                     d.rmdir()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -70,15 +69,6 @@ class RunResult:
 
 
 @dataclass(frozen=True)
-class Mount:
-    """A host directory made visible inside the sandbox at `target`."""
-
-    source: Path
-    target: str
-    writable: bool = False
-
-
-@dataclass(frozen=True)
 class RunSpec:
     """Everything one run needs. `box` is the program's directory, mounted at `/box`."""
 
@@ -100,50 +90,3 @@ class Sandbox(Protocol):
     def run(self, spec: RunSpec) -> RunResult:  # pragma: no cover - protocol
         """Run `spec.argv` isolated, within `spec.limits`, and report how it ended. Never raises."""
         ...
-
-
-# Messages runtimes print when an allocation fails under RLIMIT_AS / -Xmx, so that case reads as memory_limit.
-OOM_MARKERS = (
-    b"MemoryError",
-    b"std::bad_alloc",
-    b"java.lang.OutOfMemoryError",
-    b"fatal error: runtime: out of memory",
-    b"memory allocation of",
-    b"JavaScript heap out of memory",
-    b"Cannot allocate memory",
-)
-
-
-def failed_exit(
-    code: int, limits: Limits, common: Mapping[str, Any], *, oom_killed: bool, cpu_known: bool = True
-) -> RunResult:
-    """The `RunResult` of a non-zero exit, by the rules both backends share.
-
-    `code` is the exit code as bwrap and docker report it (128+N for a child killed by signal N); `common` holds the
-    fields every result carries (output, times, peak memory), of which `stderr` and `cpu_s` are read here.
-    """
-    stderr: bytes = common["stderr"]
-    sig = code - 128 if code > 128 else None
-    exit_code = None if sig else code
-    if (
-        oom_killed
-        or (sig is None and any(m in stderr for m in OOM_MARKERS))
-        or (sig == signal.SIGABRT and b"bad_alloc" in stderr)
-    ):
-        return RunResult(
-            RunStatus.MEMORY_LIMIT,
-            exit_code=exit_code,
-            signal=sig,
-            reason=f"memory limit {limits.memory_mb} MiB",
-            **common,
-        )
-    # SIGXCPU is the kernel's at the CPU limit (RLIMIT_CPU); a cgroup's figure for the same run can read a few
-    # percent lower under contention (seen: 0.93 s at a 1 s limit), so it is not asked for. A SIGKILL is the hard
-    # CPU limit only with the CPU time to show for it (it may also be the wall clock or the OOM killer).
-    if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_known and common["cpu_s"] >= limits.cpu_s * 0.95):
-        return RunResult(RunStatus.TIME_LIMIT, signal=sig, reason=f"CPU time limit {limits.cpu_s:g}s", **common)
-    if sig == signal.SIGXFSZ:
-        return RunResult(
-            RunStatus.OUTPUT_LIMIT, signal=sig, reason=f"file size limit {limits.file_size_mb} MiB", **common
-        )
-    return RunResult(RunStatus.RUNTIME_ERROR, exit_code=exit_code, signal=sig, **common)

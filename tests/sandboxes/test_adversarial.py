@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from sandboxes import Limits, RunStatus, get_recipe, get_sandbox, isolation_report, warm
+from sandboxes import Limits, RunStatus, get_recipe, get_sandbox, isolation_report
+from sandboxes.bwrap import warm
 from sandboxes.programs import prepared, run_program
 
 pytestmark = [

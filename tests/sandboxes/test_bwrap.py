@@ -133,12 +133,13 @@ def test_no_memory_or_processes_carry_over_between_runs() -> None:
 
 @needs_cgroups
 def test_waiting_launchers_hold_nothing_but_themselves(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sandboxes import bwrap, cgroups
+    from sandboxes import cgroups
+    from sandboxes.bwrap import launchers
 
     monkeypatch.setenv("AHA_SANDBOX_WARM", "0")  # launchers serve cold runs
 
     _run("python", "print(1)")
-    pool = bwrap._launchers()
+    pool = launchers.pool()
     for _ in range(100):  # refills happen in the background
         with pool.lock:
             if not pool.making.get(0) and not pool.making.get(1):
@@ -149,9 +150,9 @@ def test_waiting_launchers_hold_nothing_but_themselves(monkeypatch: pytest.Monke
     assert waiting
     for launcher in waiting:
         assert launcher.alive()
-        assert launcher.group._pids() == [launcher.pid]  # only the idle launcher, as our own uid (not the slot's)
+        assert launcher.group.pids() == [launcher.pid]  # only the idle launcher, as our own uid (not the slot's)
         assert os.stat(f"/proc/{launcher.pid}").st_uid == os.geteuid()
-    dirs = [d for x in waiting for d in x.group._dirs()]
+    dirs = [d for x in waiting for d in x.group.dirs()]
     pool.close()
     assert not any(d.exists() for d in dirs)
     assert isinstance(cgroups.detect(), cgroups.CgroupSetup)

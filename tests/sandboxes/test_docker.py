@@ -22,7 +22,7 @@ from docker.models.containers import _create_container_args
 from docker.types import ContainerConfig
 
 from sandboxes import Limits, RunResult, RunSpec, RunStatus, get_recipe, get_sandbox, isolation_report
-from sandboxes import docker_backend as db
+from sandboxes import docker as db
 from sandboxes.languages import RECIPES, resolve_tool
 from sandboxes.programs import compile_program, prepared, run_program
 
@@ -476,7 +476,7 @@ def test_engine_used_containers_are_removed(engine_sandbox):
     sandbox.close()
     client = docker.from_env()
     try:
-        mine = client.api.containers(all=True, filters={"label": f"{db.OWNER_LABEL}={db._owner()}"})
+        mine = client.api.containers(all=True, filters={"label": f"{db.OWNER_LABEL}={db.owner()}"})
     finally:
         client.close()
     # what is left is the module sandbox's warm pool: never-used containers, still idling
@@ -504,7 +504,7 @@ def _pump(stdin: bytes, reply, out_cap=1000, err_cap=1000, wall=5.0, hold_open=0
     t.start()
     outcome = db.ExecOutcome()
     try:
-        db._pump(client, b"\n" + stdin, time.monotonic() + wall, out_cap, err_cap, outcome)
+        db.pump(client, b"\n" + stdin, time.monotonic() + wall, out_cap, err_cap, outcome)
     finally:
         client.close()
         t.join()

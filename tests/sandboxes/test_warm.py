@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sandboxes import Limits, RunSpec, RunStatus, get_recipe, get_sandbox, isolation_report, warm
+from sandboxes import Limits, RunSpec, RunStatus, get_recipe, get_sandbox, isolation_report
+from sandboxes.bwrap import warm
 from sandboxes.programs import prepared, run_program
 
 pytestmark = pytest.mark.skipif(

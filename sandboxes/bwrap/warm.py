@@ -4,7 +4,7 @@ A cold run pays for bwrap's set-up (~6 ms of CPU) and, for Python, an interprete
 judged programs, `import typing` (~12 ms) before the first line of the program runs. Here each service process
 keeps bwrap *boxes*, one per run it makes at once (the same user namespace, read-only minimal root and toolchain
 mounts as a cold run, plus the service's work dir at `/aha-work`; started through a launcher already in its own
-cgroup) whose command is `warm_zygote.py`: an interpreter that has done those imports once. Every run is a clone
+cgroup) whose command is `scripts/warm_zygote.py`: an interpreter that has done those imports once. Every run is a clone
 of it in fresh mount, pid, network, ipc, uts and cgroup namespaces, with fresh tmpfs `/tmp` and `/dev/shm`, its own
 program dir bound at `/box` (read-only unless the run writes there, as compiles do), a fresh `/proc`, and no
 capabilities; it then execs the run's command, or runs a `python3 -I -B /box/<file>` program in the warm
@@ -21,20 +21,38 @@ import contextlib
 import json
 import logging
 import os
+import resource
 import socket
 import struct
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from sandboxes import bwrap, cgroups, config, languages
+from sandboxes import cgroups, config, languages, scripts
+from sandboxes.bwrap import launchers
+from sandboxes.bwrap.mechanism import (
+    LAUNCH_STATUS_FD,
+    MB,
+    NAMESPACE_ARGS,
+    Pipes,
+    StatusReader,
+    bwrap_path,
+    judge,
+    pump,
+    read_available,
+    recipe_of,
+    rlimits,
+    root_mounts,
+    run_env,
+    send_job,
+    toolchain_args,
+    wait_fd,
+    write_all,
+)
+from sandboxes.outcome import WALL
 from sandboxes.types import Limits, RunResult, RunSpec, RunStatus
 
 log = logging.getLogger(__name__)
-
-_MB = 1 << 20
-_ZYGOTE_SOURCE = (Path(__file__).parent / "warm_zygote.py").read_text()
 _START_TIMEOUT_S = 30.0
 _RETRY_S = 60.0  # after a box failed to start, Python runs go cold this long before the next attempt
 _EXTRA_TASKS = 4  # the run's monitor and init, and the previous run's monitor while it exits
@@ -85,23 +103,6 @@ def run(spec: RunSpec, slot: int) -> RunResult | None:
         boxes.give_back(box)
 
 
-@dataclass
-class _Pipes:
-    """Our ends of one run's pipes, shaped as `bwrap._stream` expects."""
-
-    stdin: object
-    stdout: object
-    stderr: object
-
-
-class _OomDelta:
-    def __init__(self, killed: bool) -> None:
-        self.killed = killed
-
-    def oom_killed(self) -> bool:
-        return self.killed
-
-
 class _Box:
     """One bwrap box running the warm zygote, in its own cgroup, as the slot's uid."""
 
@@ -131,9 +132,9 @@ class _Box:
         status_r, status_w = os.pipe()
         ctl_r, ctl_w = os.pipe()
         self.out_r, self.err_r, self.status_r = out_r, err_r, status_r
-        uid = config.sandbox_uid_base() + self.slot if os.geteuid() == 0 else -1
         try:
-            pid = bwrap._launchers()._spawn(uid, [theirs.fileno(), out_w, err_w, status_w, ctl_r])
+            fds = [theirs.fileno(), out_w, err_w, status_w, ctl_r]
+            pid = launchers.pool().spawn(launchers.slot_uid(self.slot), fds)
         finally:
             for fd in (out_w, err_w, status_w, ctl_r):
                 os.close(fd)
@@ -145,11 +146,11 @@ class _Box:
             os.close(ctl_w)
             raise
         argv = [
-            bwrap._bwrap_path(),
-            *bwrap._NAMESPACE_ARGS,
+            bwrap_path(),
+            *NAMESPACE_ARGS,
             "--cap-add",
             "ALL",  # inside the box's user namespace only: each run unshares and then drops every one of them
-            *bwrap._root_mounts(),
+            *root_mounts(),
             "--proc",
             "/proc",
             "--dev",
@@ -176,35 +177,29 @@ class _Box:
             "LANG",
             "C.UTF-8",
             "--json-status-fd",
-            str(bwrap._LAUNCH_STATUS_FD),
+            str(LAUNCH_STATUS_FD),
             "--",
             python,
             "-I",
             "-B",
             "-c",
-            _ZYGOTE_SOURCE,
+            scripts.source("warm_zygote"),
         ]
-        job = json.dumps({"argv": argv, "rlimits": _box_rlimits()}).encode()
-        try:
-            view = memoryview(job)
-            while view:
-                view = view[os.write(ctl_w, view) :]
-        finally:
-            os.close(ctl_w)
+        send_job(ctl_w, argv, [(resource.RLIMIT_CORE, 0, 0)])
         self.sock.settimeout(_START_TIMEOUT_S)
         try:
             hello = self.sock.recv(16)
         except OSError as exc:
-            raise OSError(f"the warm box did not start: {exc}; {bwrap._read_available(err_r)}") from None
+            raise OSError(f"the warm box did not start: {exc}; {read_available(err_r)}") from None
         if hello != b"ready":
-            raise OSError(f"the warm box did not start: {bwrap._read_available(err_r)}")
+            raise OSError(f"the warm box did not start: {read_available(err_r)}")
         self.sock.settimeout(None)
         self.baseline_bytes = self.group.usage_bytes() or 0
         self.baseline_tasks = self.group.task_count()
-        self.baseline_pids = set(self.group._pids())
+        self.baseline_pids = set(self.group.pids())
 
     def alive(self) -> bool:
-        return self.sock is not None and not bwrap._wait_fd(self.pidfd, 0.0)
+        return self.sock is not None and not wait_fd(self.pidfd, 0.0)
 
     def run(self, spec: RunSpec) -> RunResult | None:
         with self.lock:
@@ -214,8 +209,8 @@ class _Box:
         limits = spec.limits
         group = self.group
         mode = _mode(spec)
-        _, path_dirs = bwrap._toolchain_args(languages.get_recipe(spec.language) if spec.language else None)
-        wanted = (limits.memory_mb * _MB + self.baseline_bytes, limits.pids + self.baseline_tasks + _EXTRA_TASKS)
+        _, path_dirs = toolchain_args(recipe_of(spec))
+        wanted = (limits.memory_mb * MB + self.baseline_bytes, limits.pids + self.baseline_tasks + _EXTRA_TASKS)
         try:
             if wanted != self.limits_set:  # most runs of a batch share their limits
                 self.limits_set = None
@@ -248,9 +243,7 @@ class _Box:
             return None  # the box is gone: nothing of the program ran
         for fd in theirs:
             os.close(fd)
-        pipes = _Pipes(
-            os.fdopen(stdin_w, "wb", buffering=0), os.fdopen(out_r, "rb", buffering=0), os.fdopen(err_r, "rb", 0)
-        )
+        pipes = Pipes.of_fds(stdin_w, out_r, err_r)
         ctl_open = True
 
         def stop() -> None:
@@ -267,30 +260,30 @@ class _Box:
                     "argv": list(spec.argv)[3:] if mode == "python" else list(spec.argv),
                     "box": spec.box.name if spec.box is not None else "",
                     "box_writable": spec.box_writable,
-                    "tmpfs_bytes": limits.tmpfs_mb * _MB,
-                    "memory_bytes": limits.memory_mb * _MB,
+                    "tmpfs_bytes": limits.tmpfs_mb * MB,
+                    "memory_bytes": limits.memory_mb * MB,
                     "cwd": spec.cwd,
-                    "env": bwrap.run_env(spec, path_dirs),
+                    "env": run_env(spec, path_dirs),
                     "rlimits": _run_rlimits(limits, self.baseline_tasks),
                 }
             ).encode()
             try:
-                _write_all(ctl_w, struct.pack("I", len(job)) + job)
+                write_all(ctl_w, struct.pack("I", len(job)) + job)
             except OSError:
                 return self._broken("the warm box stopped taking runs")
-            status = bwrap._StatusReader(status_r)
+            status = StatusReader(status_r)
             first = status.next_doc(deadline=time.monotonic() + 10)
             if first is None or "child-pid" not in first:
                 stop()
                 if first is None:
                     return self._broken("the warm box did not start the run")
                 return RunResult(RunStatus.SANDBOX_ERROR, reason=f"sandbox setup failed: {first.get('setup-error')}")
-            io = bwrap._stream(pipes, spec.stdin, limits, deadline=start + limits.wall_s)  # type: ignore[arg-type]
+            io = pump(pipes, spec.stdin, limits, deadline=start + limits.wall_s)
             if io.killed_reason:
                 stop()
             doc = status.next_doc(deadline=start + limits.wall_s if not io.killed_reason else time.monotonic() + 5)
             if doc is None and not io.killed_reason:
-                io.killed_reason = "wall"  # closed its outputs but kept running
+                io.killed_reason = WALL  # closed its outputs but kept running
                 stop()
                 doc = status.next_doc(deadline=time.monotonic() + 5)
             wall = time.monotonic() - start
@@ -299,21 +292,18 @@ class _Box:
             cpu = max(0.0, (group.cpu_seconds() or 0.0) - cpu_before)
             peak = group.peak_bytes()
             peak = None if peak is None else max(0, peak - start_bytes)
-            oom = _OomDelta(group.oom_kills() > oom_before)
             exit_docs = [doc] if "exit-code" in doc else []
-            return bwrap._result(io, limits, oom, exit_docs, wall, cpu, peak)  # type: ignore[arg-type]
+            return judge(io, limits, exit_docs, wall, cpu, peak, lambda: group.oom_kills() > oom_before)
         finally:
             stop()
-            for f in (pipes.stdin, pipes.stdout, pipes.stderr):
-                with contextlib.suppress(OSError):
-                    f.close()  # type: ignore[attr-defined]
+            pipes.close()
             with contextlib.suppress(OSError):
                 os.close(status_r)
-            if self.err_r != -1 and (noise := bwrap._read_available(self.err_r)):
+            if self.err_r != -1 and (noise := read_available(self.err_r)):
                 log.warning("warm Python box said: %s", noise)  # drained, so it can never block on a full pipe
 
     def _broken(self, why: str) -> RunResult:
-        err = bwrap._read_available(self.err_r) if self.err_r != -1 else ""
+        err = read_available(self.err_r) if self.err_r != -1 else ""
         log.error("%s: %s", why, err)
         self.close()
         return RunResult(RunStatus.SANDBOX_ERROR, reason=f"{why}: {err}" if err else why)
@@ -331,30 +321,16 @@ class _Box:
         self.out_r = self.err_r = self.status_r = self.pidfd = -1
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 def _box_key(spec: RunSpec) -> tuple[str, ...]:
     """What a box must mount besides the minimal root: the run's toolchains outside /usr (usually none)."""
     recipe = languages.get_recipe(spec.language) if spec.language else None
     return languages.toolchain_mounts(recipe) if recipe is not None else ()
 
 
-def _box_rlimits() -> list[tuple[int, int, int]]:
-    import resource
-
-    return [(resource.RLIMIT_CORE, 0, 0)]
-
-
 def _run_rlimits(limits: Limits, box_tasks: int) -> list[tuple[int, int, int]]:
     """The run's rlimits; RLIMIT_NPROC counts the uid's processes in the box's user namespace, the box's included."""
-    import resource
-
     out = []
-    for res, soft, hard in bwrap._rlimits(limits, address_space=False):
+    for res, soft, hard in rlimits(limits, address_space=False):
         if res == resource.RLIMIT_NPROC:
             soft = hard = soft + box_tasks + _EXTRA_TASKS
         out.append((res, soft, hard))

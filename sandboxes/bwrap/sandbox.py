@@ -1,0 +1,43 @@
+"""The bubblewrap backend's entry: take a slot, pick the path, never raise.
+
+A run takes a machine-wide slot (`slots.run_slot`); when we are root it gets its own host uid (base + slot), so a
+sandboxed process is never root outside and rlimits such as RLIMIT_NPROC apply to it. With cgroups it runs in a
+warm box when one can take it (`warm.py`), else in a cold sandbox through a launcher (`cold.run_launched`);
+without cgroups, in a cold sandbox with rlimits only (`cold.run_direct`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sandboxes import cgroups, slots
+from sandboxes.bwrap import cold, warm
+from sandboxes.types import RunResult, RunSpec, RunStatus
+
+log = logging.getLogger(__name__)
+
+
+class BwrapSandbox:
+    """Runs programs under bubblewrap. Stateless: safe to share between threads."""
+
+    name = "bwrap"
+
+    def run(self, spec: RunSpec) -> RunResult:
+        """Run `spec` isolated; never raises (our failures come back as `sandbox_error`)."""
+        try:
+            with slots.run_slot() as slot:
+                return self._run(spec, slot)
+        except slots.SlotTimeout as exc:
+            return RunResult(RunStatus.SANDBOX_ERROR, reason=str(exc))
+        except Exception as exc:  # a bug or a host problem must not look like a verdict on the program
+            log.exception("sandbox run failed")
+            return RunResult(RunStatus.SANDBOX_ERROR, reason=f"{type(exc).__name__}: {exc}")
+
+    def _run(self, spec: RunSpec, slot: int) -> RunResult:
+        if cgroups.detect().version == "none":
+            return cold.run_direct(spec, slot)
+        if warm.eligible(spec):
+            result = warm.run(spec, slot)
+            if result is not None:
+                return result
+        return cold.run_launched(spec, slot)
