@@ -104,7 +104,8 @@ MAX_REFERENCE_CHARS = 20_000
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    """Validated per-request options (unknown keys are ignored, bad values fall back to the defaults)."""
+    """Validated per-request options. A malformed value raises ValueError (the verdict is then
+    `invalid_reference`, never a silent default); which keys exist is the service's check."""
 
     float_rel_tol: float = DEFAULT_FLOAT_REL_TOL
     budget_s: float = DEFAULT_BUDGET_S
@@ -115,24 +116,30 @@ class Options:
 
     @staticmethod
     def from_mapping(raw: Mapping[str, Any] | None) -> Options:
-        """Read the options this verifier supports from `Attempt.options`."""
+        """Read the options this verifier supports from `Attempt.options`; raises ValueError on a bad value."""
         if not raw:
             return _DEFAULT_OPTIONS
-        tol = raw.get("float_rel_tol", DEFAULT_FLOAT_REL_TOL)
-        budget = raw.get("budget_s", DEFAULT_BUDGET_S)
-        boxed = raw.get("require_boxed", False)
-        if not isinstance(tol, int | float) or isinstance(tol, bool) or not (0 <= tol < 1) or math.isnan(tol):
-            tol = DEFAULT_FLOAT_REL_TOL
-        if not isinstance(budget, int | float) or isinstance(budget, bool) or not (0.01 <= budget <= 30):
-            budget = DEFAULT_BUDGET_S
+        tol = _number(raw, "float_rel_tol", DEFAULT_FLOAT_REL_TOL, 0.0, 1.0)
+        budget = _number(raw, "budget_s", DEFAULT_BUDGET_S, 0.01, 30.0)
         rounding = raw.get("rounded_decimals", "always")
         if isinstance(rounding, bool):
             rounding = "always" if rounding else "never"
-        if not isinstance(rounding, str) or rounding not in ("auto", "always", "never"):
-            rounding = "always"  # a malformed value falls back to the default, like every other option
-        # The other lenient rules are on unless turned off with an explicit false.
-        lenient = [raw.get(k, True) is not False for k in ("renaming", "sentence_number")]
-        return Options(float(tol), float(budget), boxed is True, rounding, *lenient)
+        if rounding not in ("auto", "always", "never"):
+            raise ValueError(f"rounded_decimals must be 'always', 'auto', 'never', true or false, not {rounding!r}")
+        flags = []
+        for key, default in (("require_boxed", False), ("renaming", True), ("sentence_number", True)):
+            value = raw.get(key, default)
+            if not isinstance(value, bool):
+                raise ValueError(f"{key} must be true or false, not {value!r}")
+            flags.append(value)
+        return Options(tol, budget, flags[0], rounding, flags[1], flags[2])
+
+
+def _number(raw: Mapping[str, Any], key: str, default: float, low: float, high: float) -> float:
+    value = raw.get(key, default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not (low <= value <= high):
+        raise ValueError(f"{key} must be a number from {low:g} to {high:g}, not {value!r}")
+    return float(value)
 
 
 _DEFAULT_OPTIONS = Options()
@@ -211,18 +218,11 @@ def _reference_string(reference: Any) -> str | None:
 
 def _think(attempt: Attempt) -> tuple[tuple[str, str], bool]:
     """The thought tags (`think_tags`, default `<think>`/`</think>`) and whether the prompt pre-filled the opening
-    tag (`think_prefilled`, else inferred from the prompt), as the format verifier reads them; a malformed option
-    falls back to its default, like every other option of this verifier."""
+    tag (`think_prefilled`, else inferred from the prompt), as the format verifier reads them; raises ValueError
+    on a malformed option."""
     raw = attempt.options or {}
-    try:
-        think = tag_pair(raw.get("think_tags"), THINK_TAGS, "think_tags")
-    except ValueError:
-        think = THINK_TAGS
-    try:
-        prefilled = think_prefilled(raw, attempt.prompt, think[0])
-    except ValueError:
-        prefilled = think_prefilled({}, attempt.prompt, think[0])
-    return think, prefilled
+    think = tag_pair(raw.get("think_tags"), THINK_TAGS, "think_tags")
+    return think, think_prefilled(raw, attempt.prompt, think[0])
 
 
 def _extract(attempt: Attempt, mc: bool, opts: Options) -> Extracted | None:
@@ -263,7 +263,10 @@ def cache_key(attempt: Attempt) -> str:
 
 def budget_s(attempt: Attempt) -> float:
     """Wall time the engine should allow: the internal budget plus a margin for process overhead."""
-    return Options.from_mapping(attempt.options).budget_s + 1.0
+    try:
+        return Options.from_mapping(attempt.options).budget_s + 1.0
+    except ValueError:
+        return DEFAULT_BUDGET_S + 1.0  # the verdict will be invalid_reference, at once
 
 
 def _verdict(status: Status, reason: str, details: dict[str, Any]) -> Verdict:
@@ -281,7 +284,11 @@ def verify(attempt: Attempt) -> Verdict:
 
 def _verify(attempt: Attempt) -> Verdict:
     start = time.monotonic()
-    opts = Options.from_mapping(attempt.options)
+    try:
+        opts = Options.from_mapping(attempt.options)
+        _think(attempt)
+    except ValueError as exc:
+        return _verdict(Status.INVALID_REFERENCE, f"bad math options: {exc}", {"extracted": None})
     budget = Budget(start + opts.budget_s)
     raw_ref = _reference_string(attempt.reference)
     if raw_ref is None or len(raw_ref) > MAX_REFERENCE_CHARS:

@@ -74,7 +74,18 @@ def test_cache_key_depends_only_on_what_the_verdict_depends_on() -> None:
     assert isinstance(cache_key(Attempt(completion="x", reference={"odd": 1}, options={"float_rel_tol": "?"})), str)
 
 
-def test_bad_options_fall_back_to_defaults() -> None:
-    assert status("\\pi", "\\boxed{3.14159265}", float_rel_tol="nope") == "correct"
-    assert status("\\pi", "\\boxed{3.14159265}", float_rel_tol=-1) == "correct"
-    assert status("2", "\\boxed{2}", budget_s=1e9) == "correct"
+def test_bad_options_fail_loudly() -> None:
+    # A malformed value is never replaced by a default in silence: the item is undecided and says why.
+    for options in (
+        {"float_rel_tol": "nope"},
+        {"float_rel_tol": -1},
+        {"float_rel_tol": float("nan")},
+        {"budget_s": 1e9},
+        {"require_boxed": "yes"},
+        {"think_tags": ["<t>"]},
+        {"think_prefilled": 1},
+    ):
+        v = verify(Attempt(completion="\\boxed{2}", reference="2", options=options))
+        assert v.status == "invalid_reference" and not v.decided, options
+        assert v.reason.startswith("bad math options: ") and next(iter(options)) in v.reason, v.reason
+    assert status("2", "\\boxed{2}", budget_s=30, float_rel_tol=0, require_boxed=True) == "correct"

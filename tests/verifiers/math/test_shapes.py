@@ -109,13 +109,15 @@ def test_exact_numbers_are_compared_beyond_double_precision() -> None:
     assert verify(Attempt(completion="\\boxed{2^{0.5}}", reference="\\sqrt{2}")).status == "correct"
 
 
-def test_malformed_lenient_options_fall_back_to_defaults() -> None:
-    for bad in ([1], {"a": 1}, "sometimes", 3, None):
-        v = verify(
-            Attempt(completion="\\boxed{\\approx 71.43}", reference="\\frac{500}{7}", options={"rounded_decimals": bad})
-        )
-        assert v.status == Status.CORRECT, bad
-        assert isinstance(cache_key(Attempt(completion="x", reference="1", options={"rounded_decimals": bad})), str)
+def test_malformed_lenient_options_fail_loudly() -> None:
+    for key, bad in [("rounded_decimals", b) for b in ([1], {"a": 1}, "sometimes", 3, None)] + [
+        ("renaming", "false"),
+        ("sentence_number", 0),
+    ]:
+        attempt = Attempt(completion="\\boxed{\\approx 71.43}", reference="\\frac{500}{7}", options={key: bad})
+        v = verify(attempt)
+        assert v.status == Status.INVALID_REFERENCE and key in v.reason, (key, bad, v.reason)
+        assert isinstance(cache_key(attempt), str)
 
 
 @pytest.mark.parametrize(
