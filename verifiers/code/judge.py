@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from sandboxes import Limits, RunResult, RunStatus, Sandbox, available_languages, get_sandbox
 from sandboxes.programs import Program, compile_program, prepared, run_program
-from verifiers.code import codec
 from verifiers.code.compare import compare_output, values_equal
+from verifiers.code.inbox import HARNESS_NAME, codec, harness_file
 from verifiers.code.reference import Reference, Test
 from verifiers.verdict import Status, Verdict
 
-HARNESS_NAME = "__aha_harness.py"
-HARNESS_PYC = "__aha_harness.pyc"
 SETUP_NAME = "__aha_setup.py"  # the reference's setup, which the worker runs before the program
 ACCEPTED = "accepted"
 _RUN_TO_VERDICT = {
@@ -28,57 +23,6 @@ _RUN_TO_VERDICT = {
     RunStatus.MEMORY_LIMIT: "memory_limit",
     RunStatus.OUTPUT_LIMIT: "output_limit",
 }
-
-
-@lru_cache(maxsize=1)
-def harness_source() -> str:
-    """The harness script with the codec inlined (the sandbox sees one self-contained file)."""
-    here = Path(__file__).parent
-    codec_src = (here / "codec.py").read_text()
-    harness = (here / "harness.py").read_text()
-    line = "from verifiers.code.codec import CodecError, Decoder, Encoder, record_class\n"
-    if line not in harness:
-        raise RuntimeError("the harness no longer imports the codec as judge.harness_source expects")
-    return harness.replace(line, codec_src + "\n", 1)
-
-
-# optimize=2: without its docstrings the harness loads faster in every run (it has no asserts to lose).
-_PYC_SCRIPT = (
-    "import importlib.util, marshal, sys\n"
-    "code = compile(sys.stdin.read(), '/box/__aha_harness.py', 'exec', dont_inherit=True, optimize=2)\n"
-    "sys.stdout.buffer.write(importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(code))\n"
-)
-
-
-@lru_cache(maxsize=4)
-def harness_bytecode(python: str) -> bytes | None:
-    """The harness as a .pyc compiled by the sandbox's own interpreter (which runs it directly), or None.
-
-    Compiling the ~450-line script costs every run several milliseconds; the interpreter in the sandbox is the
-    one that writes the bytecode, so the format always matches. Runs our own source only (no untrusted input).
-    """
-    try:
-        proc = subprocess.run(
-            [python, "-I", "-S", "-c", _PYC_SCRIPT],
-            input=harness_source().encode(),
-            capture_output=True,
-            timeout=60,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout or None
-
-
-def _harness_file(recipe_python: str) -> tuple[str, bytes]:
-    """(file name, contents) of the harness for the box: bytecode when it can be had, else the source."""
-    from sandboxes.languages import resolve_tool
-
-    python = resolve_tool(recipe_python)
-    code = harness_bytecode(python) if python else None
-    if code is not None:
-        return HARNESS_PYC, code
-    return HARNESS_NAME, harness_source().encode()
 
 
 @dataclass
@@ -278,7 +222,7 @@ def judge(ref: Reference, program: str, sandbox: Sandbox | None = None, deadline
     files = {}
     harness = HARNESS_NAME
     if any(t.kind in ("fn", "code") for t in ref.tests):
-        harness, data = _harness_file(ref.recipe.run[0])
+        harness, data = harness_file(ref.recipe.run[0])
         files[harness] = data
         if ref.setup:
             files[SETUP_NAME] = ref.setup.encode("utf-8", "surrogatepass")

@@ -204,7 +204,7 @@ def test_harness_runs_as_bytecode_and_restarts_workers() -> None:
 
 
 def _harness_namespace() -> dict:
-    from verifiers.code.judge import harness_source
+    from verifiers.code.inbox import harness_source
 
     ns: dict = {"__name__": "harness_under_test"}
     exec(compile(harness_source(), "<harness>", "exec"), ns)

@@ -10,8 +10,8 @@ import pytest
 
 from sandboxes import available_languages
 from verifiers import code
-from verifiers.code import codec
 from verifiers.code.compare import ValueRules, values_equal
+from verifiers.code.inbox import codec
 from verifiers.code.reference import ReferenceError_, parse_reference
 from verifiers.verdict import Attempt, Status
 

@@ -1,4 +1,5 @@
-"""In-sandbox harness for Python function-call and assert-style tests (a standalone script; stdlib only).
+"""In-sandbox test runner (the harness) for Python function-call and assert-style tests (a standalone script;
+stdlib only, with `codec.py` beside it).
 
 Two processes, so the program never shares memory with the judge:
 - the *runner* (this script, `runner` mode) makes itself non-dumpable (so nothing of the same uid can ptrace it
@@ -31,7 +32,8 @@ import select
 import sys
 import time
 
-from verifiers.code.codec import CodecError, Decoder, Encoder, record_class
+if "Encoder" not in globals():  # run beside codec.py; in the sandbox codec.py's source comes first (inbox/__init__)
+    from codec import CodecError, Decoder, Encoder, record_class
 
 PROGRAM = "/box/main.py"
 SETUP = "/box/__aha_setup.py"

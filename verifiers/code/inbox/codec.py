@@ -1,4 +1,5 @@
-"""Plain-value serialization shared by the judge and the in-sandbox harness (this file is copied into it).
+"""Plain-value serialization shared by the judge and the in-sandbox harness (a standalone module, stdlib only: the
+harness sent into the sandbox is this file followed by `test_runner.py`).
 
 Values cross the program's process boundary only as data; the receiving side rebuilds them from exact builtin
 types (and a few standard-library containers) that it makes itself, so nothing the program defines (`__eq__`,
