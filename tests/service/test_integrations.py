@@ -95,10 +95,12 @@ def test_verl_compute_score_single_and_batch(url, monkeypatch):
 
 
 def test_verl_task_inference():
-    assert verl._task({"tests": []}, None) == "code"
-    assert verl._task('{"language": "python", "tests": []}', None) == "code"
-    assert verl._task("\\frac{1}{2}", None) == "math"
-    assert verl._task("x", {"task": "format"}) == "format"
+    assert verl.task_of({"tests": []}, None) == "code"
+    assert verl.task_of('{"language": "python", "tests": []}', None) == "code"
+    assert verl.task_of('{"inputs": ["1"], "outputs": ["1"]}', None) == "code"
+    assert verl.task_of({"inputs": ["1"], "outputs": ["1"], "fn_name": "f"}, None) == "code"
+    assert verl.task_of("\\frac{1}{2}", None) == "math"
+    assert verl.task_of("x", {"task": "format"}) == "format"
 
 
 def test_openrlhf_get_reward(url):

@@ -1,0 +1,167 @@
+"""verl 0.9's own reward loop, managers and SandboxFusion client, on the CPU, against a live Aha server."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.trainers.conftest import score_requests
+from tests.trainers.tokenizer import save_tokenizer
+
+verl = pytest.importorskip("verl", reason="verl is not installed here (it lives in the trainer env, .venv/trainers)")
+torch = pytest.importorskip("torch")
+OmegaConf = pytest.importorskip("omegaconf").OmegaConf
+
+from verl import DataProto  # noqa: E402
+from verl.experimental.reward_loop.reward_loop import RewardLoopWorker  # noqa: E402
+
+GOOD = "<think>2+2</think><answer>4</answer>"
+PROGRAM = "<think>add</think>\n```python\na, b = map(int, input().split())\nprint(a + b)\n```"
+FN_PROGRAM = "```python\ndef add(a, b):\n    return a + b\n```"
+STDIO_GT = json.dumps({"inputs": ["1 2\n", "3 4\n"], "outputs": ["3\n", "7\n"]})
+FN_GT = json.dumps({"fn_name": "add", "inputs": ["1\n2", "3\n4"], "outputs": ["3", "[7]"]})
+
+# (response, ground truth, extra_info, r1-zero score): right and wrong math, verl's code formats, an invalid item
+# first (the one whose keys verl collects), and a format-only task.
+SAMPLES = [
+    (GOOD, "\\frac{", {}, 0.0),  # unparseable reference: undecided, must still carry every key
+    (GOOD, "4", {}, 2.0),
+    ("<think>x</think><answer>5</answer>", "4", {}, 1.0),
+    (PROGRAM, STDIO_GT, {}, 1.0),  # code: the format misses <answer>, the program is right
+    (FN_PROGRAM, FN_GT, {}, 1.0),
+    (GOOD, None, {"task": "format"}, 1.0),
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer_dir(tmp_path_factory):
+    return save_tokenizer(tmp_path_factory.mktemp("tok"))
+
+
+def make_batch(tokenizer_dir, samples, prompt="<｜User｜>Solve.<｜Assistant｜>"):
+    """A DataProto as verl's rollout leaves it: left-padded prompts, right-padded responses, one mask."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    prompts = [tok(prompt, add_special_tokens=False)["input_ids"] for _ in samples]
+    responses = [tok(s[0], add_special_tokens=False)["input_ids"] + [tok.eos_token_id] for s in samples]
+    p_len, r_len = max(map(len, prompts)), max(map(len, responses))
+    pad = tok.pad_token_id
+    prompt_t = torch.tensor([[pad] * (p_len - len(p)) + p for p in prompts])
+    response_t = torch.tensor([r + [pad] * (r_len - len(r)) for r in responses])
+    mask = torch.tensor(
+        [
+            [0] * (p_len - len(p)) + [1] * (len(p) + len(r)) + [0] * (r_len - len(r))
+            for p, r in zip(prompts, responses, strict=True)
+        ]
+    )
+    return DataProto.from_dict(
+        tensors={"prompts": prompt_t, "responses": response_t, "attention_mask": mask,
+                 "input_ids": torch.cat([prompt_t, response_t], dim=1)},
+        non_tensors={
+            "data_source": np.array(["test"] * len(samples), dtype=object),
+            "reward_model": np.array([{"ground_truth": s[1], "style": "rule"} for s in samples], dtype=object),
+            "extra_info": np.array([dict(s[2]) for s in samples], dtype=object),
+        },
+    )
+
+
+def reward_config(tokenizer_dir, manager: dict, custom_fn: dict | None = None, reward_kwargs: dict | None = None):
+    reward = {
+        "num_workers": 1,
+        "custom_reward_function": custom_fn or {"path": None, "name": "compute_score"},
+        "reward_manager": manager,
+        "reward_model": {"enable": False},
+        "sandbox_fusion": {"url": None},
+    }
+    if reward_kwargs is not None:
+        reward["reward_kwargs"] = reward_kwargs
+    return OmegaConf.create(
+        {"actor_rollout_ref": {"model": {"path": str(tokenizer_dir), "tokenizer_path": None}}, "reward": reward}
+    )
+
+
+AHA_MANAGER = {"source": "importlib", "name": "AhaRewardManager",
+               "module": {"path": "pkg://service.integrations.verl_manager", "name": "custom_reward_manager"}}
+
+
+def score_step(worker, data):
+    """The reward step as a Ray reward worker runs it: ``compute_score_batch`` in the worker's own event loop."""
+    return worker.loop.run_until_complete(worker.compute_score_batch(data))
+
+
+def collect_like_verl(outputs):
+    """What RewardLoopManager.compute_rm_score does with the workers' outputs (keys of the first sample)."""
+    infos = [o.get("reward_extra_info", {}) for o in outputs]
+    return {key: np.array([info[key] for info in infos]) for key in infos[0]}
+
+
+def test_aha_reward_manager_scores_a_step_in_one_request(aha_url, tokenizer_dir):
+    config = reward_config(tokenizer_dir, AHA_MANAGER, reward_kwargs={"url": aha_url, "profile": "r1-zero"})
+    worker = RewardLoopWorker(config)
+    data = make_batch(tokenizer_dir, SAMPLES)
+    before = score_requests(aha_url)
+    outputs = score_step(worker, data)
+    assert score_requests(aha_url) - before == 1 and worker.reward_manager.requests == 1
+    assert [o["reward_score"] for o in outputs] == [s[3] for s in SAMPLES]
+    extra = collect_like_verl(outputs)  # no KeyError: every sample has the keys of the first
+    assert list(extra["aha_undecided"]) == [1, 0, 0, 0, 0, 0]
+    assert list(extra["aha_format"]) == [1.0, 1.0, 1.0, 0.0, 0.0, 1.0]
+    rm_scores = worker.reward_manager.assemble_rm_scores(data, [o["reward_score"] for o in outputs])
+    assert rm_scores.sum(dim=1).tolist() == [s[3] for s in SAMPLES]
+
+
+def test_aha_reward_manager_fails_loudly_on_a_wrong_setting(aha_url, tokenizer_dir):
+    config = reward_config(tokenizer_dir, AHA_MANAGER, reward_kwargs={"url": aha_url, "profil": "r1-zero"})
+    with pytest.raises(ValueError, match="unknown Aha reward setting.*'profil'"):
+        RewardLoopWorker(config)
+    bad = {"url": aha_url, "profile": "r1-zero", "options": {"format": {"layot": "r1"}}}
+    with pytest.raises(ValueError, match="'layot' for format"):
+        RewardLoopWorker(reward_config(tokenizer_dir, AHA_MANAGER, reward_kwargs=bad))
+
+
+@pytest.mark.parametrize("manager", ["naive", "dapo"])
+def test_compute_score_through_verl_managers(aha_url, tokenizer_dir, manager):
+    custom = {"path": "pkg://service.integrations.verl", "name": "compute_score",
+              "reward_kwargs": {"url": aha_url, "profile": "r1-zero"}}
+    config = reward_config(tokenizer_dir, {"source": "register", "name": manager}, custom)
+    worker = RewardLoopWorker(config)
+    outputs = score_step(worker, make_batch(tokenizer_dir, SAMPLES))
+    assert [o["reward_score"] for o in outputs] == [s[3] for s in SAMPLES]
+    assert set(collect_like_verl(outputs)) == {"score", "aha_undecided", "aha_accuracy", "aha_format"}
+
+
+def test_legacy_batch_reward_manager_one_request(aha_url, tokenizer_dir):
+    from verl.workers.reward_manager.batch import BatchRewardManager
+
+    from service.integrations.verl import compute_score_batch
+
+    manager = BatchRewardManager(
+        tokenizer=__import__("transformers").AutoTokenizer.from_pretrained(tokenizer_dir),
+        num_examine=0,
+        compute_score=compute_score_batch,
+        url=aha_url,
+        profile="r1-zero",
+    )
+    before = score_requests(aha_url)
+    out = manager(make_batch(tokenizer_dir, SAMPLES), return_dict=True)
+    assert score_requests(aha_url) - before == 1
+    assert out["reward_tensor"].sum(dim=1).tolist() == [s[3] for s in SAMPLES]
+    assert out["reward_extra_info"]["aha_undecided"] == [1, 0, 0, 0, 0, 0]
+
+
+def test_verl_sandbox_fusion_client_against_run_code(aha_url):
+    import threading
+
+    from verl.utils.reward_score import sandbox_fusion
+
+    # verl's client counts a 429 as a failed test instead of retrying: its max_concurrent (this semaphore) must not
+    # exceed the server's /run_code concurrency (AHA_RUN_CODE_CONCURRENCY; half the sandbox slots by default).
+    one = threading.Semaphore(1)
+    tests = {"inputs": ["1 2\n", "3 4\n"], "outputs": ["3\n", "7\n"]}
+    url = aha_url + "/run_code"
+    right, _ = sandbox_fusion.compute_score(url, one, 1024, PROGRAM, tests, continuous=True)
+    wrong, _ = sandbox_fusion.compute_score(url, one, 1024, PROGRAM.replace("+", "-"), tests, continuous=True)
+    assert (right, wrong) == (1.0, 0.0)
