@@ -33,8 +33,9 @@ class CgroupSetup:
     reason: str = ""
 
 
-def _mounts() -> list[tuple[str, str, str]]:
-    """(mount point, fs type, super options) of every cgroup mount."""
+def _mounts() -> list[tuple[str, str, str, str]]:
+    """(mount point, root of the mount in its hierarchy, fs type, super options) of every cgroup mount, in
+    mount order: of two mounts at one point, the later one is the one seen."""
     out = []
     with open("/proc/self/mountinfo") as fh:
         for line in fh:
@@ -42,8 +43,23 @@ def _mounts() -> list[tuple[str, str, str]]:
             fields = left.split()
             rfields = right.split()
             if len(fields) >= 5 and rfields and rfields[0] in {"cgroup", "cgroup2"}:
-                out.append((fields[4], rfields[0], rfields[2] if len(rfields) > 2 else ""))
+                out.append((fields[4], fields[3], rfields[0], rfields[2] if len(rfields) > 2 else ""))
     return out
+
+
+def _under(point: str, root: str, own: str) -> Path | None:
+    """Where our cgroup `own` is seen through a mount of `root` at `point`; None when the mount does not show it.
+
+    A container's cgroup mounts show a subtree (root `/docker/<id>`, or a delegated parent such as `/aha-api`),
+    not the hierarchy's root, so our path is taken relative to the mount's root.
+    """
+    root = "/" + root.strip("/")
+    own = "/" + own.strip("/")
+    if root == "/":
+        return Path(point) / own.lstrip("/")
+    if own != root and not own.startswith(root + "/"):
+        return None
+    return Path(point) / own[len(root) :].lstrip("/")
 
 
 def _own_paths() -> dict[str, str]:
@@ -73,8 +89,10 @@ def _probe_parent(parent: Path, files: dict[str, str], v2: bool) -> None:
         probe.rmdir()
 
 
-def _detect_v2(mount: str, own: str) -> CgroupSetup:
-    base = Path(mount) / own.lstrip("/")
+def _detect_v2(mount: str, root: str, own: str) -> CgroupSetup:
+    base = _under(mount, root, own)
+    if base is None:
+        return CgroupSetup("none", reason=f"cgroup v2 at {mount} does not show our cgroup")
     controllers = (base / "cgroup.controllers").read_text().split()
     if not {"memory", "pids"} <= set(controllers):
         return CgroupSetup("none", reason=f"cgroup v2 at {mount} lacks memory/pids controllers here")
@@ -88,16 +106,20 @@ def _detect_v2(mount: str, own: str) -> CgroupSetup:
     return CgroupSetup("v2", memory_parent=parent, pids_parent=parent, reason=f"cgroup v2 under {parent}")
 
 
-def _detect_v1(mounts: list[tuple[str, str, str]], own: dict[str, str]) -> CgroupSetup:
+def _detect_v1(mounts: list[tuple[str, str, str, str]], own: dict[str, str]) -> CgroupSetup:
     # v1 lets a cgroup hold processes and children at once, so per-run groups go straight under ours and
     # nothing of ours outlives a run (a leftover child would stop whoever owns our cgroup from removing it).
     found: dict[str, Path] = {}
-    for point, fstype, opts in mounts:
-        if fstype != "cgroup":
+    seen: set[str] = set()
+    for point, root, fstype, opts in reversed(mounts):  # the mount on top of a point first
+        if fstype != "cgroup" or point in seen:
             continue
+        seen.add(point)
         for ctrl in ("memory", "pids", "cpuacct"):
-            if ctrl in opts.split(",") and ctrl in own:
-                found[ctrl] = Path(point) / own[ctrl].lstrip("/")
+            if ctrl in opts.split(",") and ctrl in own and ctrl not in found:
+                path = _under(point, root, own[ctrl])
+                if path is not None and path.is_dir():
+                    found[ctrl] = path
     if not {"memory", "pids"} <= set(found):
         return CgroupSetup("none", reason="no cgroup v1 memory and pids hierarchies mounted")
     _probe_parent(found["memory"], {"memory.limit_in_bytes": "-1"}, v2=False)
@@ -128,10 +150,10 @@ def detect() -> CgroupSetup:
     except OSError as exc:
         return CgroupSetup("none", reason=f"cannot read cgroup mounts: {exc}")
     reasons = []
-    for point, fstype, _ in mounts:
+    for point, root, fstype, _ in mounts:
         if fstype == "cgroup2" and "" in own:
             try:
-                setup = _detect_v2(point, own[""])
+                setup = _detect_v2(point, root, own[""])
             except OSError as exc:
                 reasons.append(f"cgroup v2 at {point} unusable: {exc.strerror or exc}")
                 continue
