@@ -12,9 +12,9 @@ from tests.trainers.tokenizer import save_tokenizer
 
 verl = pytest.importorskip("verl", reason="verl is not installed here (it lives in the trainer env, .venv/trainers)")
 
-from tests.trainers.verl_batch import AHA_MANAGER, make_batch, reward_config  # noqa: E402
-
 from verl.experimental.reward_loop.reward_loop import RewardLoopWorker  # noqa: E402
+
+from tests.trainers.verl_batch import AHA_MANAGER, make_batch, reward_config  # noqa: E402
 
 GOOD = "<think>2+2</think><answer>4</answer>"
 PROGRAM = "<think>add</think>\n```python\na, b = map(int, input().split())\nprint(a + b)\n```"
