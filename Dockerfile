@@ -21,14 +21,12 @@ RUN apt-get update \
 RUN python3 -m venv /opt/aha
 ENV PATH=/opt/aha/bin:$PATH LANG=C.UTF-8
 
-WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY service ./service
-COPY verifiers ./verifiers
-COPY sandboxes ./sandboxes
-RUN --mount=type=secret,id=ca \
+# The checkout is bound for this one step, not copied: the image holds the installed package only, so nothing
+# imports a stray source tree from the working directory.
+RUN --mount=type=bind,target=/src,rw --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi \
-    && pip install --no-cache-dir --disable-pip-version-check .
+    && pip install --no-cache-dir --disable-pip-version-check /src
+WORKDIR /var/lib/aha
 
 ENV AHA_LOG_LEVEL=info
 # Program dirs live on the image's own filesystem, which allows exec: Docker mounts /dev/shm (the host default)

