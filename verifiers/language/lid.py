@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 import threading
+from itertools import chain, repeat
 from pathlib import Path
 
 import numpy as np
@@ -94,12 +95,8 @@ def _dense_matrix(r: _Reader) -> np.ndarray:
     return r.array("<f4", m * n).astype(np.float64).reshape(m, n)
 
 
-def _fnv1a(data: bytes) -> int:
-    # fastText hashes `int8_t` bytes: a byte ≥ 0x80 is sign-extended before the xor.
-    h = 2166136261
-    for byte in data:
-        h = ((h ^ (byte | 0xFFFFFF00 if byte & 0x80 else byte)) * 16777619) & 0xFFFFFFFF
-    return h
+_FNV_OFFSET = 2166136261
+_FNV_PRIME = 16777619
 
 
 class Lid:
@@ -138,6 +135,10 @@ class Lid:
         self._output = output[: nlabels - 1]  # the internal nodes of the tree
         self._levels = _huffman_levels(counts[nwords:])
         self._path_columns, self._path_starts = _label_paths(self._levels, nlabels)
+        self._children = _children(self._levels, nlabels)
+        # Above this, a greedy descent's label is the best one (see `best`): any other label leaves the greedy path
+        # at some node through the side of probability at most 1/2, and no step of `std_log` exceeds log(1 + 1e-5).
+        self._greedy_sure = float(np.log(0.5 + 1e-5) + len(self._levels) * np.log(1.0 + 1e-5)) + 1e-9
         self._nlabels = nlabels
         # The caches are filled on first sight of a word and reset when full, never during a call; one lock around
         # each lookup-and-gather keeps two threads from giving one row to two words or reading a row a reset is
@@ -159,22 +160,30 @@ class Lid:
             if word == _EOS:
                 return rows
         chars = "<" + word + ">"
-        encoded = [c.encode("utf-8", "surrogatepass") for c in chars]
+        # Each character's bytes as fastText hashes them (`int8_t`, so a byte ≥ 0x80 is sign-extended).
+        if chars.isascii():
+            encoded: list[tuple[int, ...]] = [(b,) for b in chars.encode()]
+        else:
+            encoded = [
+                tuple(b | 0xFFFFFF00 if b & 0x80 else b for b in c.encode("utf-8", "surrogatepass")) for c in chars
+            ]
         prune = self._prune
-        for i in range(len(encoded)):
-            gram = b""
-            for n in range(1, self._maxn + 1):
-                j = i + n
-                if j > len(encoded):
-                    break
-                gram += encoded[j - 1]
-                if n < self._minn or (n == 1 and (i == 0 or j == len(encoded))):
+        size, minn, maxn, nbucket, nwords = len(encoded), self._minn, self._maxn, self._bucket, self._nwords
+        for i in range(size):
+            # FNV-1a over the n-gram's bytes, carried from the (n-1)-gram at the same start: each byte once.
+            h = _FNV_OFFSET
+            for n in range(1, min(maxn, size - i) + 1):
+                for byte in encoded[i + n - 1]:
+                    h = ((h ^ byte) * _FNV_PRIME) & 0xFFFFFFFF
+                if n < minn or (n == 1 and (i == 0 or i + n == size)):
                     continue
-                bucket = _fnv1a(gram) % self._bucket
+                bucket = h % nbucket
                 if prune is None:
-                    rows.append(self._nwords + bucket)
-                elif bucket in prune:
-                    rows.append(self._nwords + prune[bucket])
+                    rows.append(nwords + bucket)
+                else:
+                    pruned = prune.get(bucket)
+                    if pruned is not None:
+                        rows.append(nwords + pruned)
         return rows
 
     def _word_vector(self, word: str) -> np.ndarray:
@@ -196,9 +205,9 @@ class Lid:
     def hidden(self, lines: list[list[str]]) -> np.ndarray:
         """The mean of the input rows of each line's tokens and of the end-of-line token (`computeHidden`: the mean
         is over rows, a word's own row and its n-grams', not over words)."""
-        sizes = np.fromiter((len(line) for line in lines), dtype=np.int64, count=len(lines))
+        sizes = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
         sums = np.zeros((len(lines), self.dim + 1))
-        tokens = [t for line in lines for t in line]
+        tokens = list(chain.from_iterable(lines))
         if tokens:
             with self._lock:
                 index = self._cache_index
@@ -208,12 +217,52 @@ class Lid:
                 if len(tokens) > _CACHE_ROWS:  # a text of more words than the cache holds: no caching
                     vectors = np.array([self._word_vector(t) for t in tokens])
                 else:
-                    vectors = self._cache[[index[t] if t in index else self._row(t) for t in tokens]]
+                    # One C-level lookup of every token (-1: not cached yet); only a call with new words loops.
+                    rows = np.fromiter(map(index.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
+                    if (rows < 0).any():
+                        fill = (index[t] if t in index else self._row(t) for t in tokens)
+                        rows = np.fromiter(fill, dtype=np.int64, count=len(tokens))
+                    vectors = self._cache[rows]
             nonempty = sizes > 0
             starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))[nonempty]
             sums[nonempty] = np.add.reduceat(vectors, starts, axis=0)
         sums += self._eos
         return sums[:, : self.dim] / sums[:, self.dim :]
+
+    def best(self, lines: list[list[str]]) -> np.ndarray:
+        """The index of each line's most likely label: the argmax of `logprobs`, at a fraction of its cost.
+
+        A greedy descent of the tree (the likelier child at every node: one dot product per level and line) finds
+        a label whose log-probability is exact; above `_greedy_sure` no other label can beat it (the bound in
+        `__init__`), which holds for every line whose best label has more than about half the probability. The
+        other lines, near ties included, get every label's score and their argmax."""
+        return self.best_of_hidden(self.hidden(lines))
+
+    def best_of_hidden(self, hidden: np.ndarray) -> np.ndarray:
+        """The index of the most likely label of each hidden vector (one row each); see `best`."""
+        n = hidden.shape[0]
+        leaf = np.empty(n, dtype=np.int64)
+        score = np.empty(n)
+        rows = np.arange(n)
+        node = np.full(n, self._nlabels - 2)  # the root, as an internal node's index
+        acc = np.zeros(n)
+        h = hidden
+        while rows.size:
+            logit = np.einsum("nd,nd->n", self._output[node], h)
+            # The likelier side's probability, sigmoid(|logit|), and its `std_log` as fastText adds it.
+            acc += np.log(1.0 / (1.0 + np.exp(-np.abs(logit))) + 1e-5)
+            child = self._children[node, (logit >= 0).view(np.int8)]
+            done = child < self._nlabels
+            if done.any():
+                leaf[rows[done]] = child[done]
+                score[rows[done]] = acc[done]
+                keep = ~done
+                rows, child, acc, h = rows[keep], child[keep], acc[keep], h[keep]
+            node = child - self._nlabels
+        unsure = np.flatnonzero(score <= self._greedy_sure)
+        if unsure.size:
+            leaf[unsure] = self.logprobs_of_hidden(hidden[unsure]).argmax(axis=1)
+        return leaf
 
     def word_logprobs(self, tokens: list[str]) -> np.ndarray:
         """(tokens × labels) log-probabilities of each token read alone, cached per distinct token."""
@@ -254,6 +303,16 @@ class Lid:
         for nodes, parents, columns in self._levels:
             scores[nodes] = scores[parents] + steps[columns]
         return scores[: self._nlabels].T
+
+
+def _children(levels: list[tuple[np.ndarray, np.ndarray, np.ndarray]], nlabels: int) -> np.ndarray:
+    """(internal nodes × 2) children of each internal node, indexed from 0 (node `nlabels + i` is row i): column 0
+    the left child (the step log(1 - f)), column 1 the right one (log(f), taken when the node's logit is ≥ 0)."""
+    children = np.zeros((nlabels - 1, 2), dtype=np.int64)
+    for nodes, parents, columns in levels:
+        for node, parent, column in zip(nodes.tolist(), parents.tolist(), columns.tolist(), strict=True):
+            children[parent - nlabels, int(column >= nlabels - 1)] = node
+    return children
 
 
 def _label_paths(

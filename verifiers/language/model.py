@@ -16,9 +16,9 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
-import re
 import struct
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +101,8 @@ class LangId:
         labels = self.lid.labels
         index = self.lid.index
         want_idx = [index[w] for w in want if w in index]
-        long_lines = [bool(_LONG_TOKEN_RE.search(texts[i])) for i in todo]
         split = [texts[i].split() for i in todo]
+        long_lines = [max(map(len, t), default=0) > LONG_TOKEN for t in split]
         logp = self.lid.logprobs([[] if is_long else t for t, is_long in zip(split, long_lines, strict=True)])
         for r, tokens in enumerate(split):
             if long_lines[r]:
@@ -135,10 +135,27 @@ class LangId:
         return out
 
     def top1(self, texts: list[str]) -> list[str]:
-        """fastText's most likely language of each text, from its C++ batch predict: the same label as the numpy
-        path's best (the tests check it), at a fraction of the cost when no probability is needed."""
+        """The most likely language of each text, as fastText's predict says (`Lid.best`: the numpy path's argmax,
+        which the tests check against fastText's own label), without the probabilities `ranked` gives.
+
+        A text with a word of more than LONG_TOKEN characters goes to fastText's C++ predict instead, as in `ranked`."""
         if not texts:
             return []
+        labels = self.lid.labels
+        split = [t.split() for t in texts]
+        # The longest word, in C-level calls (a regex search for a long run of non-spaces costs several times more).
+        if max(map(len, chain.from_iterable(split)), default=0) <= LONG_TOKEN:
+            return [labels[j] for j in self.lid.best(split).tolist()]
+        long_lines = [max(map(len, t), default=0) > LONG_TOKEN for t in split]
+        best = self.lid.best([[] if is_long else t for t, is_long in zip(split, long_lines, strict=True)]).tolist()
+        out = [labels[j] for j in best]
+        slow = [i for i, is_long in enumerate(long_lines) if is_long]
+        for i, label in zip(slow, self._fasttext_top1([texts[i] for i in slow]), strict=True):
+            out[i] = label
+        return out
+
+    def _fasttext_top1(self, texts: list[str]) -> list[str]:
+        """fastText's own most likely language of each text, from its C++ batch predict."""
         lines = [t.replace("\n", " ") + "\n" for t in texts]
         try:
             result = self._ft.multilinePredict(lines, 1, 0.0, "replace")
@@ -163,9 +180,6 @@ class LangId:
 
 # Words longer than this go to fastText's C++ predict rather than the numpy path (see `LangId.ranked`).
 LONG_TOKEN = 40
-
-
-_LONG_TOKEN_RE = re.compile(rf"\S{{{LONG_TOKEN + 1}}}")
 
 
 # One model per worker process, loaded lazily on first use and then shared by every call and thread: loading

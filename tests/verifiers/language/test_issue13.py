@@ -51,6 +51,8 @@ def test_numpy_inference_gives_fasttexts_labels_and_probabilities() -> None:
             mine = float(2.718281828459045 ** row[labels.index(label.removeprefix("__label__"))])
             assert abs(mine - p) < 1e-4, (line, label, p, mine)
         assert labels[int(row.argmax())] == model._ft.predict(line + "\n", 1, 0.0, "replace")[0][1][9:], line
+    # The greedy top-1 path (what settles most pieces) gives fastText's own top label too.
+    assert model.top1(lines) == model._fasttext_top1(lines)
 
 
 # --- row 1: English hidden in math, code, tags and links, target zh ---------------------------------------------
@@ -357,3 +359,25 @@ def test_both_ways_of_summing_the_tree_agree() -> None:
         finally:
             lid_module._FEW_ROWS = few
         assert np.allclose(walked, gathered, atol=1e-9)
+
+
+def test_the_greedy_best_label_is_the_argmax_of_every_label() -> None:
+    import numpy as np
+
+    lid = get_model().lid
+    rng = np.random.default_rng(5)
+    # Sure and unsure vectors alike (a small norm spreads the probability), so both the greedy answer and the
+    # fallback to every label's score are exercised.
+    for scale in (0.01, 0.1, 0.3, 1.0, 3.0):
+        hidden = rng.normal(0, scale, (300, lid.dim))
+        assert (lid.best_of_hidden(hidden) == lid.logprobs_of_hidden(hidden).argmax(axis=1)).all(), scale
+
+
+def test_the_greedy_best_label_is_fasttexts_on_word_salad() -> None:
+    import random
+
+    model = get_model()
+    rng = random.Random(11)
+    words = [w.lower() for group in SENTENCES.values() for s in group for w in s.split()]
+    lines = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 6))) for _ in range(3000)]
+    assert model.top1(lines) == model._fasttext_top1(lines)
