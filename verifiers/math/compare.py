@@ -544,8 +544,18 @@ def _function_argument(ref: Rel, ans: Rel, ctx: Ctx) -> Node | None:
 
 def _chain_value(rel: Rel, ctx: Ctx) -> Node | None:
     """The value of a chain `L = L2 = ... = E1 = ... = En` whose first side is a label, whose next sides are
-    names, and whose expressions all equal the last (a chain with a wrong step, `x = 4 = 5`, has no value)."""
-    if len(rel.ops) < 2 or any(op != "=" for op in rel.ops) or not _ASSIGN_LHS_RE.fullmatch(rel.lhs_text):
+    names, and whose expressions all equal the last (a chain with a wrong step, `x = 4 = 5`, has no value). Also a
+    computation written out: `\\ln(e^5) = 5`, `180 + 24 = 204`, `m + n = 115 + 256 = 371` (every side after the
+    first a constant, all equal; the first side constant too when there is only one `=`)."""
+    if any(op != "=" for op in rel.ops):
+        return None
+    constant = [not free_symbols(a) for a in rel.args]
+    if all(constant[1:]) and (len(rel.ops) >= 2 or constant[0]) and not _ASSIGN_LHS_RE.fullmatch(rel.lhs_text):
+        sides = rel.args if constant[0] else rel.args[1:]
+        if all(equivalent(side, rel.args[-1], ctx) for side in sides[:-1]):
+            return rel.args[-1]
+        return None
+    if len(rel.ops) < 2 or not _ASSIGN_LHS_RE.fullmatch(rel.lhs_text):
         return None
     k = 1
     while k < len(rel.args) - 1 and isinstance(rel.args[k], Sym):
@@ -562,8 +572,36 @@ _FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
 _INEQ = frozenset(("<", ">", "<=", ">="))
 
 
+def _increasing(rel: Rel) -> tuple[tuple[str, ...], tuple[Node, ...]] | None:
+    """An inequality chain read from its smallest side: `b > a > c` is `c < a < b`; a mixed chain is None."""
+    if all(op in ("<", "<=") for op in rel.ops):
+        return rel.ops, rel.args
+    if all(op in (">", ">=") for op in rel.ops):
+        return tuple(_FLIP[op] for op in reversed(rel.ops)), tuple(reversed(rel.args))
+    return None
+
+
+def _chains_equiv(ref: Rel, ans: Rel, ctx: Ctx) -> bool | None:
+    """Two chains of two or more relations: the same order of sides, either way round (`b > a > c` vs
+    `c < a < b`); None when neither is such a chain."""
+    if len(ref.ops) < 2 and len(ans.ops) < 2:
+        return None
+    r, a = _increasing(ref), _increasing(ans)
+    if r is None or a is None or r[0] != a[0]:
+        return None
+    return all(equivalent(x, y, ctx) for x, y in zip(r[1], a[1], strict=True))
+
+
 def _rel_equiv(ref: Node, ans: Node, ctx: Ctx) -> bool:
     if isinstance(ref, Rel) and isinstance(ans, Rel):
+        # A computation written out on either side stands for its value (`\\ln(e^5) = 5` vs `\\ln e^5 = 5\\ln e = 5`).
+        ref_value, ans_value = _chain_value(ref, ctx), _chain_value(ans, ctx)
+        if ref_value is not None or ans_value is not None:
+            return equivalent(ref if ref_value is None else ref_value, ans if ans_value is None else ans_value, ctx)
+        if all(op in _INEQ for op in ref.ops + ans.ops):
+            chains = _chains_equiv(ref, ans, ctx)
+            if chains is not None:
+                return chains
         if ref.ops == ans.ops == ("=",) and ref.lhs_text != ans.lhs_text:
             renamed = _function_argument(ref, ans, ctx)
             if renamed is not None:
@@ -1076,12 +1114,45 @@ def _distinct_labels(xs: tuple[Node, ...]) -> bool:
     return len(set(names)) == len(names)
 
 
+_EXTREME_RE = re.compile(r"(max|min|large|small|great|least)", re.IGNORECASE)
+
+
+def _extreme(label: str) -> int:
+    """+1 for a label naming a maximum (`Max`, `N_{\\max}`, `largest`), -1 for a minimum, 0 otherwise."""
+    found = {m.group(1).lower() for m in _EXTREME_RE.finditer(label)}
+    high, low = bool(found & {"max", "large", "great"}), bool(found & {"min", "small", "least"})
+    return 0 if high == low else (1 if high else -1)
+
+
+def _extreme_labels(xs: tuple[Node, ...]) -> bool:
+    return all(_extreme(x.lhs_text) for x in xs if isinstance(x, Rel))
+
+
+def _extremes_consistent(xs: tuple[Node, ...], ctx: Ctx) -> bool:
+    """No value labelled a minimum is above a value labelled a maximum (`N_{\\min} = 7500, N_{\\max} = 2500` is not)."""
+    lows, highs = [], []
+    for x in xs:
+        if isinstance(x, Rel) and _extreme(x.lhs_text):
+            value = _real_value(x.args[-1], ctx)
+            if value is not None:
+                (highs if _extreme(x.lhs_text) > 0 else lows).append(value)
+    return not (lows and highs) or max(lows) <= min(highs)
+
+
 def _unordered_equal(xs: tuple[Node, ...], ys: tuple[Node, ...], ctx: Ctx) -> bool:
     # Assignments in a list of solutions ("x = 1, y = 2") are matched whole when both sides are relations.
     if not (xs and ys and all(isinstance(x, Rel) for x in xs + ys)):
         if _distinct_labels(xs) and not any(isinstance(y, Rel) for y in ys) and len(xs) == len(ys):
             # `AB = 4, CD = 5` against `5, 4`: the reference names each value, so bare values follow its order
             return _ordered_equal(xs, ys, ctx)
+        if _distinct_labels(ys) and not any(isinstance(x, Rel) for x in xs) and len(xs) == len(ys):
+            # `a = -2, b = \frac{1}{3}` against `\frac{1}{3}, -2`: the answer says which value is which, so its
+            # values follow the reference's order as written; `Max: 10, Min: 2` against `2, 10` names the extremes,
+            # which only have to be consistent (the minimum is not above the maximum)
+            if not _extremes_consistent(ys, ctx):
+                return False
+            if not _extreme_labels(ys):
+                return _ordered_equal(xs, ys, ctx)
         xs = tuple(_value_of(x, ctx) for x in xs)
         ys = tuple(_value_of(y, ctx) for y in ys)
     left, right = _dedupe(xs), _dedupe(ys)

@@ -30,6 +30,9 @@ _HTML_SUB_RE = re.compile(r"<sub>([^<]{0,200})</sub>", re.IGNORECASE)
 _HTML_TAG_RE = re.compile(r"</?(?:b|i|em|strong|span|p|br|div|font|u)(?:\s[^<>]{0,100})?/?>", re.IGNORECASE)
 _HTML_ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&", "&nbsp;": " ", "&minus;": "-", "&times;": "\\times "}
 _CIRCLED_RUN_RE = re.compile(r"[\u2460-\u2473]{2,}")
+# LaTeX's circled choice numbers, `\textcircled{2}\textcircled{3}`: the run lists the choices 2, 3.
+_TEXTCIRCLED_RE = re.compile(r"\\textcircled\s*\{\s*(\d{1,2})\s*\}")
+_TEXTCIRCLED_RUN_RE = re.compile(r"(?:\\textcircled\s*\{\s*\d{1,2}\s*\}\s*)+")
 _DOUBLED_CMD_RE = re.compile(r"\\\\(?=[A-Za-z{}])")
 _SINGLE_CMD_RE = re.compile(r"(?<!\\)\\[A-Za-z]")
 
@@ -46,7 +49,8 @@ def _escaped(m: re.Match[str]) -> str:
 
 # Full-width ASCII (U+FF01-FF5E) to ASCII, the ideographic space to a space, circled numbers (①-⑳) to their
 # numbers; nothing else is touched (NFKC would also turn `x²` into `x2`). str.translate: linear, in C.
-_TABLE = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: " "}
+# A full-width comma separates list items (Chinese cloze answers `40，150`), never thousands: it keeps a space.
+_TABLE = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: " ", 0xFF0C: ", "}
 _TABLE |= {0x2460 + k: str(k + 1) for k in range(20)}
 
 
@@ -62,6 +66,8 @@ def repair(s: str) -> str:
         s = _unicode(s)
     if any(c in s for c in _ESCAPES):
         s = _ESCAPED_CMD_RE.sub(_escaped, s)
+    if "textcircled" in s:
+        s = _TEXTCIRCLED_RUN_RE.sub(lambda m: ", ".join(_TEXTCIRCLED_RE.findall(m.group())), s)
     if "\n" in s:
         s = _NEWLINE_NEQ_RE.sub(r"\\neq", s)
         s = _BROKEN_CIRC_RE.sub(r"^\1\\circ", s)
