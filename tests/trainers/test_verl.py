@@ -117,3 +117,22 @@ def test_verl_sandbox_fusion_client_against_run_code(aha_url):
     right, _ = sandbox_fusion.compute_score(url, one, 1024, PROGRAM, tests, continuous=True)
     wrong, _ = sandbox_fusion.compute_score(url, one, 1024, PROGRAM.replace("+", "-"), tests, continuous=True)
     assert (right, wrong) == (1.0, 0.0)
+
+
+def test_reward_loop_manager_on_ray(aha_url, tokenizer_dir):
+    """verl's RewardLoopManager with a real Ray reward worker: its compute_rm_score collects the extra keys of the
+    first sample (an undecided one here) from every sample."""
+    ray = pytest.importorskip("ray")
+    from verl.experimental.reward_loop.reward_loop import RewardLoopManager
+
+    config = reward_config(tokenizer_dir, AHA_MANAGER, reward_kwargs={"url": aha_url, "profile": "r1-zero"})
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": "."}})
+    try:
+        before = score_requests(aha_url)
+        out = RewardLoopManager(config).compute_rm_score(make_batch(tokenizer_dir, SAMPLES))
+        assert score_requests(aha_url) - before == 1
+    finally:
+        ray.shutdown()
+    assert out.batch["rm_scores"].sum(dim=1).tolist() == [s[3] for s in SAMPLES]
+    assert out.meta_info["reward_extra_keys"] == ["score", "aha_undecided", "aha_accuracy", "aha_format"]
+    assert out.non_tensor_batch["aha_undecided"].tolist() == [1, 0, 0, 0, 0, 0]
