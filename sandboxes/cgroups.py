@@ -17,8 +17,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandboxes import config
-
 _PARENT_NAME = "aha-sandbox"
 
 
@@ -139,10 +137,11 @@ def _detect_v1(mounts: list[tuple[str, str, str, str]], own: dict[str, str]) -> 
     )
 
 
-@functools.lru_cache(maxsize=1)
-def detect() -> CgroupSetup:
-    """Find where this process may create per-run cgroups (cached: the answer does not change)."""
-    if not config.use_cgroups():
+@functools.lru_cache(maxsize=2)
+def detect(enabled: bool = True) -> CgroupSetup:
+    """Find where this process may create per-run cgroups (cached: the answer does not change); with `enabled`
+    false (`AHA_SANDBOX_CGROUPS=0`), none."""
+    if not enabled:
         return CgroupSetup("none", reason="disabled by AHA_SANDBOX_CGROUPS=0")
     try:
         mounts = _mounts()

@@ -329,8 +329,9 @@ def unavailable_languages() -> dict[str, str]:
     return {name: info for name, ok, info in _language_table() if not ok}
 
 
-def work_root() -> Path:
-    """Parent dir of per-submission program dirs (created on demand)."""
-    root = config.work_root()
+def work_root(root: Path | None = None) -> Path:
+    """`root` (default: `AHA_SANDBOX_WORK_DIR`'s), the parent dir of per-submission program dirs, created on demand."""
+    if root is None:
+        root = config.SandboxSettings.from_env().work_dir
     root.mkdir(parents=True, exist_ok=True, mode=0o711)
     return root

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from sandboxes import config, languages
+from sandboxes import languages
 from sandboxes.languages import Recipe
 from sandboxes.types import Limits, RunResult, RunSpec, Sandbox
 
@@ -31,9 +31,9 @@ class Program:
     main: str  # the entry (Java class name; the file stem elsewhere)
 
 
-def compile_limits(recipe: Recipe, wall_s: float | None = None) -> Limits:
-    """Limits for compiling: generous (compilers are big) but bounded; `AHA_SANDBOX_COMPILE_TIMEOUT_S`."""
-    wall = wall_s if wall_s is not None else float(config.env_int("SANDBOX_COMPILE_TIMEOUT_S", 30))
+def compile_limits(recipe: Recipe, wall_s: float) -> Limits:
+    """Limits for compiling: generous (compilers are big) but bounded by `wall_s`."""
+    wall = wall_s
     return Limits(
         cpu_s=wall,
         wall_s=wall,
@@ -232,13 +232,15 @@ def _locked_dir(root: Path) -> tuple[Path, int]:
 
 
 @contextlib.contextmanager
-def prepared(recipe: Recipe, code: str, files: Mapping[str, bytes] | None = None) -> Iterator[Program]:
+def prepared(
+    recipe: Recipe, code: str, files: Mapping[str, bytes] | None = None, *, work_dir: Path | None = None
+) -> Iterator[Program]:
     """Write `code` (and extra `files`, paths as `safe_relative` takes them) to a fresh directory; removed afterwards.
 
     Raises ValueError for a path that is not allowed and OSError when the files cannot be written (a full work
     dir). Lone surrogates in `code` are written as they came (`surrogatepass`): the program gets them, not us.
     """
-    root = languages.work_root()
+    root = languages.work_root(work_dir)
     _maybe_sweep(root)
     box, lock_fd = _locked_dir(root)
     try:
@@ -270,10 +272,11 @@ def _argv(prog: Program, template: Sequence[str], memory_mb: int) -> list[str]:
 
 
 def compile_program(sandbox: Sandbox, prog: Program, wall_s: float | None = None) -> RunResult | None:
-    """Compile in the sandbox (box writable); None for interpreted languages."""
+    """Compile in the sandbox (box writable) within `wall_s` (default: its `compile_timeout_s`); None for interpreted
+    languages."""
     if prog.recipe.compile is None:
         return None
-    limits = compile_limits(prog.recipe, wall_s)
+    limits = compile_limits(prog.recipe, wall_s if wall_s is not None else sandbox.settings.compile_timeout_s)
     spec = RunSpec(
         argv=_argv(prog, prog.recipe.compile, limits.memory_mb),
         box=prog.box,

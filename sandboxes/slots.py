@@ -16,8 +16,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from sandboxes import config
-
 # Threads of this process waiting for a slot wake up as soon as one of ours is released; releases by other
 # processes are still found by polling.
 _RELEASED = threading.Condition()
@@ -28,10 +26,8 @@ class SlotTimeout(Exception):
 
 
 @contextlib.contextmanager
-def run_slot(timeout_s: float = 600.0) -> Iterator[int]:
-    """Hold one of `AHA_SANDBOX_SLOTS` machine-wide slots for the duration; yields the slot index."""
-    n = config.slots()
-    root = config.runtime_dir()
+def run_slot(n: int, root: Path, timeout_s: float = 600.0) -> Iterator[int]:
+    """Hold one of `n` machine-wide slots (lock files in `root`) for the duration; yields the slot index."""
     root.mkdir(parents=True, exist_ok=True, mode=0o755)
     deadline = time.monotonic() + timeout_s
     fds: dict[int, int] = {}

@@ -8,6 +8,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
+from sandboxes.config import SandboxSettings
+
 
 class RunStatus(StrEnum):
     """How a run ended. Only `SANDBOX_ERROR` is our fault; the others describe the program."""
@@ -86,6 +88,7 @@ class Sandbox(Protocol):
     """A place to run untrusted programs. Implementations must be safe to call from many threads."""
 
     name: str
+    settings: SandboxSettings  # what it was built with (its program dirs belong under `settings.work_dir`)
 
     def run(self, spec: RunSpec) -> RunResult:  # pragma: no cover - protocol
         """Run `spec.argv` isolated, within `spec.limits`, and report how it ended. Never raises."""

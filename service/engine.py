@@ -139,7 +139,7 @@ class Engine:
         """Stop workers, remove what their sandbox runs in flight left behind, and close the cache."""
         self.pool.close()
         try:
-            await asyncio.to_thread(sandboxes.sweep_leftovers)
+            await asyncio.to_thread(sandboxes.sweep_leftovers, self.settings.sandbox)
         except Exception:  # noqa: BLE001 - a host without a usable sandbox has nothing to sweep
             log.debug("sandbox sweep at shutdown failed", exc_info=True)
         await self.cache.close()

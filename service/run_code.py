@@ -33,7 +33,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from sandboxes import Limits, RunResult, RunStatus, available_languages, get_recipe, get_sandbox
-from sandboxes import config as sandbox_config
 from sandboxes.programs import compile_program, open_box_file, prepared, run_program, safe_relative
 from service.edge import busy
 from service.models import BUSY_RESPONSE
@@ -190,7 +189,7 @@ def execute(req: RunCodeRequest, settings: Settings) -> RunCodeResponse:
     """Compile (when the language needs it) and run one program within `settings`' caps; blocking, call it from a
     thread, after `check_request` (the route checks before it takes a thread)."""
     recipe = get_recipe(req.language)
-    if recipe is None or recipe.name not in available_languages():
+    if recipe is None or recipe.name not in available_languages(settings.sandbox):
         return RunCodeResponse(
             status=RunStatusModel.SandboxError, message=_text(f"language {req.language} unavailable")
         )
@@ -212,9 +211,9 @@ def execute(req: RunCodeRequest, settings: Settings) -> RunCodeResponse:
         output_bytes=settings.run_code_max_output_bytes,
         file_size_mb=settings.run_code_box_mb,
     )
-    sandbox = get_sandbox()
+    sandbox = get_sandbox(settings=settings.sandbox)
     try:
-        with prepared(recipe, req.code, files) as prog:
+        with prepared(recipe, req.code, files, work_dir=sandbox.settings.work_dir) as prog:
             comp = compile_program(sandbox, prog, wall_s=min(cap_s, max(1.0, compile_s)))
             compile_result = _command_result(comp) if comp is not None else None
             if comp is not None and comp.status == RunStatus.SANDBOX_ERROR:
@@ -249,7 +248,7 @@ def execute(req: RunCodeRequest, settings: Settings) -> RunCodeResponse:
 
 def concurrency(settings: Settings) -> int:
     """How many `/run_code` calls may run at once: the setting, else half the sandbox slots (at least one)."""
-    return settings.run_code_concurrency or max(1, sandbox_config.slots() // 2)
+    return settings.run_code_concurrency or max(1, settings.sandbox.slots // 2)
 
 
 @router.post("/run_code", response_model=RunCodeResponse, responses=BUSY_RESPONSE)

@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from sandboxes.config import SandboxSettings
+
 
 class Settings(BaseSettings):
     """Every knob of the service. Each field is set by the environment variable ``AHA_<FIELD>``."""
@@ -69,6 +71,10 @@ class Settings(BaseSettings):
     )
     request_read_timeout_s: float = Field(
         30.0, gt=0, description="Request headers, and then the body, must each arrive within this time"
+    )
+    # Its own `AHA_SANDBOX_*` variables (sandboxes.config), validated here, at start-up: a malformed one stops it.
+    sandbox: SandboxSettings = Field(
+        default_factory=SandboxSettings.from_env, description="The sandbox's settings (`AHA_SANDBOX_*`)"
     )
 
     @field_validator("api_keys", mode="before")

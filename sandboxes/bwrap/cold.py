@@ -14,7 +14,6 @@ import signal
 import subprocess
 import time
 
-from sandboxes import config
 from sandboxes.bwrap import launchers
 from sandboxes.bwrap.mechanism import (
     LAUNCH_STATUS_FD,
@@ -22,8 +21,7 @@ from sandboxes.bwrap.mechanism import (
     NAMESPACE_ARGS,
     Pipes,
     StatusReader,
-    address_space,
-    bwrap_path,
+    address_space_ok,
     judge,
     prlimit_prefix,
     pump,
@@ -36,15 +34,17 @@ from sandboxes.bwrap.mechanism import (
     wait_exit,
     wait_fd,
 )
+from sandboxes.config import SandboxSettings
 from sandboxes.outcome import WALL
 from sandboxes.types import RunResult, RunSpec, RunStatus
 
 
-def argv(spec: RunSpec, status_w: int, block_r: int | None, *, prlimit: bool = True) -> list[str]:
-    """bwrap's command line for one cold run of `spec`."""
+def argv(bwrap: str, spec: RunSpec, status_w: int, block_r: int | None, *, prlimit: bool) -> list[str]:
+    """bwrap's command line for one cold run of `spec`; with `prlimit` (no cgroup), the rlimits set in front of the
+    command, RLIMIT_AS included where the runtime tolerates it."""
     limits = spec.limits
     args = [
-        bwrap_path(),
+        bwrap,
         *NAMESPACE_ARGS,
         *root_mounts(),
         "--proc",
@@ -67,23 +67,24 @@ def argv(spec: RunSpec, status_w: int, block_r: int | None, *, prlimit: bool = T
     args += ["--json-status-fd", str(status_w)]
     if block_r is not None:
         args += ["--block-fd", str(block_r)]
-    prefix = prlimit_prefix(limits, address_space=address_space(spec)) if prlimit else []
+    prefix = prlimit_prefix(limits, address_space=address_space_ok(spec)) if prlimit else []
     args += ["--", *prefix, *spec.argv]
     return args
 
 
-def run_launched(spec: RunSpec, slot: int) -> RunResult:
+def run_launched(spec: RunSpec, slot: int, settings: SandboxSettings) -> RunResult:
     """One cold run through the slot's launcher, in its own cgroup (`slot` is held)."""
     limits = spec.limits
     pool = launchers.pool()
-    launcher = pool.take(slot)
+    uid = launchers.slot_uid(slot, settings.uid_base)
+    launcher = pool.take(slot, uid)
     group = launcher.group
     try:
         # The launcher becomes bwrap's monitor in the cgroup: one more process than the program's budget.
         group.set_limits(limits.memory_mb * MB, limits.pids + 1)
         group.reset_peak()
         start = time.monotonic()
-        launcher.launch(argv(spec, LAUNCH_STATUS_FD, None, prlimit=False), rlimits(spec.limits, False))
+        launcher.launch(argv(settings.bwrap, spec, LAUNCH_STATUS_FD, None, prlimit=False), rlimits(limits, False))
         status_reader = StatusReader(launcher.status_r)
         first = status_reader.next_doc(deadline=time.monotonic() + 10)
         if first is None or "child-pid" not in first:
@@ -102,24 +103,24 @@ def run_launched(spec: RunSpec, slot: int) -> RunResult:
         return judge(out, limits, exit_docs, wall, cpu, group.peak_bytes(), group.oom_killed)
     finally:
         launcher.close()
-        pool.refill(slot)
+        pool.refill(slot, uid)
 
 
-def run_direct(spec: RunSpec, slot: int) -> RunResult:
+def run_direct(spec: RunSpec, slot: int, settings: SandboxSettings) -> RunResult:
     """One cold run without cgroups: rlimits only, set by `prlimit` in the sandbox (`slot` is held)."""
     limits = spec.limits
     status_r, status_w = os.pipe()
     block_r, block_w = os.pipe()
     drop: dict = {}
     if os.geteuid() == 0:
-        uid = config.sandbox_uid_base() + slot
+        uid = launchers.slot_uid(slot, settings.uid_base)
         drop = {"user": uid, "group": uid, "extra_groups": []}
     proc: subprocess.Popen[bytes] | None = None
     start = time.monotonic()
     try:
         try:
             proc = subprocess.Popen(
-                argv(spec, status_w, block_r),
+                argv(settings.bwrap, spec, status_w, block_r, prlimit=True),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

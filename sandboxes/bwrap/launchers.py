@@ -22,7 +22,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sandboxes import cgroups, config, scripts
+from sandboxes import cgroups, scripts
 from sandboxes.bwrap.mechanism import Pipes, send_job, wait_fd
 
 log = logging.getLogger(__name__)
@@ -60,15 +60,16 @@ class Zygote:
             self.proc.wait(timeout=2)
 
 
-def slot_uid(slot: int) -> int:
+def slot_uid(slot: int, uid_base: int) -> int:
     """The host uid a slot's runs drop to when we are root (never root itself); -1: stay our own uid."""
-    return config.sandbox_uid_base() + slot if os.geteuid() == 0 else -1
+    return uid_base + slot if os.geteuid() == 0 else -1
 
 
 @dataclass
 class Launcher:
     """A launcher waiting in its own fresh cgroup, and our ends of the pipes it will hand to bwrap."""
 
+    uid: int  # what it drops to (-1: our own)
     pid: int
     pidfd: int
     group: cgroups.RunCgroup
@@ -116,31 +117,31 @@ class Launchers:
         cgroups.sweep_stale(cgroups.detect())
         atexit.register(self.close)
 
-    def take(self, slot: int) -> Launcher:
-        """A live launcher for `slot`: a ready one, else one made now."""
+    def take(self, slot: int, uid: int) -> Launcher:
+        """A live launcher for `slot` that drops to `uid` (`slot_uid`): a ready one, else one made now."""
         while True:
             with self.lock:
                 queue = self.ready.get(slot)
                 launcher = queue.pop(0) if queue else None
             if launcher is None:
-                return self._make(slot)
-            if launcher.alive():
+                return self._make(uid)
+            if launcher.alive() and launcher.uid == uid:
                 return launcher
             launcher.close()
 
-    def refill(self, slot: int) -> None:
-        """Top `slot`'s ready launchers up to `DEPTH`, in the background."""
+    def refill(self, slot: int, uid: int) -> None:
+        """Top `slot`'s ready launchers (dropping to `uid`) up to `DEPTH`, in the background."""
         with self.lock:
             missing = self.DEPTH - len(self.ready.get(slot, ())) - self.making.get(slot, 0)
             if self.closed or missing <= 0:
                 return
             self.making[slot] = self.making.get(slot, 0) + missing
         for _ in range(missing):
-            self.executor.submit(self._refill, slot)
+            self.executor.submit(self._refill, slot, uid)
 
-    def _refill(self, slot: int) -> None:
+    def _refill(self, slot: int, uid: int) -> None:
         try:
-            launcher = self._make(slot)
+            launcher = self._make(uid)
         except Exception:  # the run that needs it will make one itself and report the failure
             log.exception("preparing a sandbox launcher failed")
             with self.lock:
@@ -163,7 +164,7 @@ class Launchers:
             zygote = self.zygote
         return zygote.spawn(uid, fds)
 
-    def _make(self, slot: int) -> Launcher:
+    def _make(self, uid: int) -> Launcher:
         group = cgroups.RunCgroup.create(cgroups.detect(), None, None)
         ours: list[int] = []
         theirs: list[int] = []
@@ -174,12 +175,13 @@ class Launchers:
                 ours.append(w)
             stdin_r, stdin_w, out_r, out_w, err_r, err_w, status_r, status_w, ctl_r, ctl_w = ours
             theirs = [stdin_r, out_w, err_w, status_w, ctl_r]
-            pid = self.spawn(slot_uid(slot), theirs)
+            pid = self.spawn(uid, theirs)
             for fd in theirs:
                 os.close(fd)
             theirs = []
             pidfd = os.pidfd_open(pid)
             launcher = Launcher(
+                uid=uid,
                 pid=pid,
                 pidfd=pidfd,
                 group=group,

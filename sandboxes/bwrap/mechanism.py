@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from sandboxes import cgroups, config, languages
+from sandboxes import languages
 from sandboxes.outcome import WALL, Captured, classify
 from sandboxes.types import Limits, RunResult, RunSpec
 
@@ -76,15 +76,10 @@ def run_env(spec: RunSpec, path_dirs: list[str]) -> dict[str, str]:
     return {"PATH": ":".join(path_dirs), "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp", **spec.env}
 
 
-def bwrap_path() -> str:
-    """The bwrap binary (`AHA_SANDBOX_BWRAP`)."""
-    return config.env_str("SANDBOX_BWRAP", "/usr/bin/bwrap")
-
-
-def bwrap_version() -> str | None:
-    """`bwrap --version`, or None when bubblewrap is missing."""
+def bwrap_version(bwrap: str) -> str | None:
+    """`bwrap --version` of the binary `bwrap`, or None when it is missing."""
     try:
-        proc = subprocess.run([bwrap_path(), "--version"], capture_output=True, text=True, timeout=10, check=False)
+        proc = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10, check=False)
     except OSError:
         return None
     return proc.stdout.strip() or None
@@ -126,10 +121,10 @@ def prlimit_prefix(limits: Limits, address_space: bool) -> list[str]:
     return [*args, "--"]
 
 
-def address_space(spec: RunSpec) -> bool:
-    """RLIMIT_AS only where no cgroup bounds memory and the runtime tolerates it."""
+def address_space_ok(spec: RunSpec) -> bool:
+    """Whether the run's runtime tolerates RLIMIT_AS (set only where no cgroup bounds memory)."""
     recipe = recipe_of(spec)
-    return cgroups.detect().version == "none" and (recipe is None or recipe.address_space_limit)
+    return recipe is None or recipe.address_space_limit
 
 
 def write_all(fd: int, data: bytes) -> None:

@@ -12,20 +12,24 @@ import logging
 
 from sandboxes import cgroups, slots
 from sandboxes.bwrap import cold, warm
+from sandboxes.config import SandboxSettings
 from sandboxes.types import RunResult, RunSpec, RunStatus
 
 log = logging.getLogger(__name__)
 
 
 class BwrapSandbox:
-    """Runs programs under bubblewrap. Stateless: safe to share between threads."""
+    """Runs programs under bubblewrap, configured by `settings`. Safe to share between threads."""
 
     name = "bwrap"
+
+    def __init__(self, settings: SandboxSettings) -> None:
+        self.settings = settings
 
     def run(self, spec: RunSpec) -> RunResult:
         """Run `spec` isolated; never raises (our failures come back as `sandbox_error`)."""
         try:
-            with slots.run_slot() as slot:
+            with slots.run_slot(self.settings.slots, self.settings.runtime_dir) as slot:
                 return self._run(spec, slot)
         except slots.SlotTimeout as exc:
             return RunResult(RunStatus.SANDBOX_ERROR, reason=str(exc))
@@ -34,10 +38,10 @@ class BwrapSandbox:
             return RunResult(RunStatus.SANDBOX_ERROR, reason=f"{type(exc).__name__}: {exc}")
 
     def _run(self, spec: RunSpec, slot: int) -> RunResult:
-        if cgroups.detect().version == "none":
-            return cold.run_direct(spec, slot)
-        if warm.eligible(spec):
-            result = warm.run(spec, slot)
+        if cgroups.detect(self.settings.cgroups).version == "none":
+            return cold.run_direct(spec, slot, self.settings)
+        if warm.eligible(spec, self.settings):
+            result = warm.run(spec, slot, self.settings)
             if result is not None:
                 return result
-        return cold.run_launched(spec, slot)
+        return cold.run_launched(spec, slot, self.settings)

@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from sandboxes import cgroups, config, languages, scripts
+from sandboxes import cgroups, languages, scripts
 from sandboxes.bwrap import launchers
 from sandboxes.bwrap.mechanism import (
     LAUNCH_STATUS_FD,
@@ -36,7 +36,6 @@ from sandboxes.bwrap.mechanism import (
     NAMESPACE_ARGS,
     Pipes,
     StatusReader,
-    bwrap_path,
     judge,
     pump,
     read_available,
@@ -49,6 +48,7 @@ from sandboxes.bwrap.mechanism import (
     wait_fd,
     write_all,
 )
+from sandboxes.config import SandboxSettings
 from sandboxes.outcome import WALL
 from sandboxes.types import Limits, RunResult, RunSpec, RunStatus
 
@@ -58,18 +58,20 @@ _RETRY_S = 60.0  # after a box failed to start, Python runs go cold this long be
 _EXTRA_TASKS = 4  # the run's monitor and init, and the previous run's monitor while it exits
 
 
-def eligible(spec: RunSpec) -> bool:
-    """Can a warm box take `spec`? Any run whose program dir is one of the service's work dirs, with cgroups."""
-    if not config.warm() or spec.box is None or spec.language is None or not spec.argv:
+def eligible(spec: RunSpec, settings: SandboxSettings | None = None) -> bool:
+    """Can a warm box take `spec`? Any run whose program dir is one of the work dirs (`settings.work_dir`), with
+    cgroups, unless warm boxes are off. `settings` default: the environment's."""
+    settings = settings or SandboxSettings.from_env()
+    if not settings.warm or spec.box is None or spec.language is None or not spec.argv:
         return False
     if languages.get_recipe(spec.language) is None or _python() is None:
         return False
     try:
-        if spec.box.resolve().parent != languages.work_root().resolve():
+        if spec.box.resolve().parent != languages.work_root(settings.work_dir).resolve():
             return False
     except OSError:
         return False
-    return os.path.isabs(spec.argv[0]) and cgroups.detect().version != "none"
+    return os.path.isabs(spec.argv[0]) and cgroups.detect(settings.cgroups).version != "none"
 
 
 def _python() -> str | None:
@@ -91,10 +93,10 @@ def _mode(spec: RunSpec) -> str:
     return "exec"
 
 
-def run(spec: RunSpec, slot: int) -> RunResult | None:
+def run(spec: RunSpec, slot: int, settings: SandboxSettings) -> RunResult | None:
     """Run `spec` in one of this process's warm boxes (`slot` is held); None when no box can take it (run it cold)."""
     boxes = _boxes()
-    box = boxes.take(slot, spec)
+    box = boxes.take(slot, spec, settings)
     if box is None:
         return None
     try:
@@ -106,11 +108,12 @@ def run(spec: RunSpec, slot: int) -> RunResult | None:
 class _Box:
     """One bwrap box running the warm zygote, in its own cgroup, as the slot's uid."""
 
-    def __init__(self, slot: int, spec: RunSpec) -> None:
+    def __init__(self, slot: int, spec: RunSpec, settings: SandboxSettings) -> None:
         self.slot = slot
-        self.key = _box_key(spec)
+        self.settings = settings
+        self.key = _box_key(spec, settings)
         toolchain_args: list[str] = []
-        for prefix in self.key:
+        for prefix in _toolchains(spec):
             toolchain_args += ["--ro-bind", prefix, prefix]
         self.group = cgroups.RunCgroup.create(cgroups.detect(), None, None)
         self.sock: socket.socket | None = None
@@ -134,7 +137,7 @@ class _Box:
         self.out_r, self.err_r, self.status_r = out_r, err_r, status_r
         try:
             fds = [theirs.fileno(), out_w, err_w, status_w, ctl_r]
-            pid = launchers.pool().spawn(launchers.slot_uid(self.slot), fds)
+            pid = launchers.pool().spawn(launchers.slot_uid(self.slot, self.settings.uid_base), fds)
         finally:
             for fd in (out_w, err_w, status_w, ctl_r):
                 os.close(fd)
@@ -146,7 +149,7 @@ class _Box:
             os.close(ctl_w)
             raise
         argv = [
-            bwrap_path(),
+            self.settings.bwrap,
             *NAMESPACE_ARGS,
             "--cap-add",
             "ALL",  # inside the box's user namespace only: each run unshares and then drops every one of them
@@ -160,7 +163,7 @@ class _Box:
             "--dir",
             "/box",
             "--bind",
-            str(languages.work_root()),
+            str(languages.work_root(self.settings.work_dir)),
             "/aha-work",  # every program dir: each run binds its own at /box, then covers this
             *toolchain_args,
             "--remount-ro",
@@ -321,10 +324,15 @@ class _Box:
         self.out_r = self.err_r = self.status_r = self.pidfd = -1
 
 
-def _box_key(spec: RunSpec) -> tuple[str, ...]:
+def _toolchains(spec: RunSpec) -> tuple[str, ...]:
     """What a box must mount besides the minimal root: the run's toolchains outside /usr (usually none)."""
-    recipe = languages.get_recipe(spec.language) if spec.language else None
+    recipe = recipe_of(spec)
     return languages.toolchain_mounts(recipe) if recipe is not None else ()
+
+
+def _box_key(spec: RunSpec, settings: SandboxSettings) -> tuple[str, ...]:
+    """Which boxes can take `spec`: those with its toolchains, made with the same work dir, bwrap and uids."""
+    return (str(settings.work_dir), settings.bwrap, str(settings.uid_base), *_toolchains(spec))
 
 
 def _run_rlimits(limits: Limits, box_tasks: int) -> list[tuple[int, int, int]]:
@@ -354,8 +362,8 @@ class _Boxes:
         self.closed = False
         atexit.register(self.close)
 
-    def take(self, slot: int, spec: RunSpec) -> _Box | None:
-        key = _box_key(spec)
+    def take(self, slot: int, spec: RunSpec, settings: SandboxSettings) -> _Box | None:
+        key = _box_key(spec, settings)
         dead = []
         box = None
         with self.lock:
@@ -375,7 +383,7 @@ class _Boxes:
         if box is not None:
             return box
         try:
-            box = _Box(slot, spec)
+            box = _Box(slot, spec, settings)
         except Exception:
             log.exception("starting a warm box failed; runs take the cold path for a while")
             with self.lock:

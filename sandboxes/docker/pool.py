@@ -16,7 +16,6 @@ from typing import Any
 import docker
 import docker.errors
 
-from sandboxes import config
 from sandboxes.docker.containers import LABEL, OWNER_LABEL, ContainerShape, container_kwargs, owner
 from sandboxes.docker.errors import EngineUnavailable, SandboxSetupError
 from sandboxes.docker.settings import DockerSettings
@@ -70,7 +69,9 @@ class Pool:
                 raise EngineUnavailable(self._client_error)
         try:
             # from_env() asks the engine for its API version, so an absent engine fails here.
-            client = docker.from_env(timeout=self.settings.api_timeout_s, max_pool_size=max(10, 2 * config.slots()))
+            client = docker.from_env(
+                timeout=self.settings.api_timeout_s, max_pool_size=max(10, 2 * self.settings.slots)
+            )
         except Exception as exc:
             with self._lock:
                 self._client_error = f"no Docker engine reachable: {exc}"

@@ -8,14 +8,16 @@ import docker
 import docker.errors
 from docker.utils import version_gte
 
-from sandboxes import config, languages
+from sandboxes import languages
+from sandboxes.config import SandboxSettings
 from sandboxes.docker.settings import DockerSettings, image_for
 
 
-def docker_report() -> dict[str, Any]:
-    """How runs are isolated with the docker backend, whether it is usable here, and which images exist."""
+def docker_report(sandbox_settings: SandboxSettings | None = None) -> dict[str, Any]:
+    """How runs are isolated with the docker backend, whether it is usable here, and which images exist.
+    `sandbox_settings` default: the environment's (then a malformed one is reported, not raised)."""
     try:
-        settings = DockerSettings.from_env()
+        settings = DockerSettings.from_settings(sandbox_settings or SandboxSettings.from_env())
     except ValueError as exc:
         return {"backend": "docker", "usable": False, "reason": str(exc)}
     report: dict[str, Any] = {
@@ -28,7 +30,7 @@ def docker_report() -> dict[str, Any]:
         "limits_by": "container cgroup (memory, no swap, pids) + rlimits (cpu, fsize, nofile, stack, core)",
         "pool_size": settings.pool_size,
         "runtime": settings.runtime or "engine default",
-        "slots": config.slots(),
+        "slots": settings.slots,
     }
     try:
         client = docker.from_env(timeout=10)
@@ -45,7 +47,7 @@ def docker_report() -> dict[str, Any]:
         found: dict[str, str] = {}
         missing: dict[str, str] = {}
         for name in languages.RECIPES:
-            image = image_for(name, settings.image_prefix)
+            image = image_for(name, settings)
             try:
                 client.api.inspect_image(image)
                 found[name] = image

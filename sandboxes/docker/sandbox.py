@@ -34,6 +34,7 @@ import docker.errors
 from docker.utils import version_gte
 
 from sandboxes import slots
+from sandboxes.config import SandboxSettings
 from sandboxes.docker.archive import box_archive, extract_box_archive
 from sandboxes.docker.containers import BOX, ContainerShape, container_argv, exec_env
 from sandboxes.docker.errors import ContainerGone, EngineUnavailable, SandboxSetupError
@@ -55,9 +56,10 @@ class DockerSandbox:
 
     name = "docker"
 
-    def __init__(self, settings: DockerSettings | None = None) -> None:
-        self.settings = settings or DockerSettings.from_env()
-        self._pool = Pool(self.settings)
+    def __init__(self, docker: DockerSettings | None = None, settings: SandboxSettings | None = None) -> None:
+        self.settings = settings or SandboxSettings.from_env()
+        self.docker = docker or DockerSettings.from_settings(self.settings)
+        self._pool = Pool(self.docker)
         # Idle containers are removed when the sandbox is collected or the interpreter exits.
         self._finalizer = weakref.finalize(self, self._pool.close)
 
@@ -75,7 +77,7 @@ class DockerSandbox:
         """Run `spec` in a fresh container; never raises (our failures come back as `sandbox_error`)."""
         try:
             self._pool.api()  # fail fast, before queueing for a slot, when there is no engine
-            with slots.run_slot() as _slot:
+            with slots.run_slot(self.settings.slots, self.settings.runtime_dir) as _slot:
                 return self._run(spec)
         except EngineUnavailable as exc:
             return RunResult(RunStatus.SANDBOX_ERROR, reason=str(exc))
@@ -88,8 +90,8 @@ class DockerSandbox:
             return RunResult(RunStatus.SANDBOX_ERROR, reason=f"{type(exc).__name__}: {exc}")
 
     def _run(self, spec: RunSpec) -> RunResult:
-        shape = ContainerShape.for_spec(spec, image_for(spec.language, self.settings.image_prefix))
-        owner = (self.settings.uid, self.settings.gid) if shape.box_writable else (0, 0)
+        shape = ContainerShape.for_spec(spec, image_for(spec.language, self.docker))
+        owner = (self.docker.uid, self.docker.gid) if shape.box_writable else (0, 0)
         archive = box_archive(spec.box, *owner) if spec.box is not None else b""
         for attempt in (1, 2):
             cid = self._pool.acquire(shape)
@@ -121,7 +123,7 @@ class DockerSandbox:
             api,
             cid,
             container_argv(spec),
-            user=self.settings.user,
+            user=self.docker.user,
             env=exec_env(spec),
             workdir=spec.cwd,
             stdin=spec.stdin,
@@ -153,7 +155,7 @@ class DockerSandbox:
                 cid,
                 # one of the two exists (cat fails on the other, so its exit code says nothing)
                 ["cat", "/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"],
-                user=self.settings.user,
+                user=self.docker.user,
                 env={},
                 workdir="/",
                 stdin=b"",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from sandboxes import config, languages
+from sandboxes import languages
+from sandboxes.config import SandboxSettings
 
 # Image directory under sandboxes/images/ per recipe name (C and C++ share the gcc image).
 IMAGE_DIRS: dict[str, str] = {
@@ -22,7 +24,7 @@ IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
 
 @dataclass(frozen=True)
 class DockerSettings:
-    """`AHA_SANDBOX_DOCKER_*` settings, read once per `DockerSandbox`."""
+    """The docker backend's settings (from `SandboxSettings`' `docker_*` fields), one object per `DockerSandbox`."""
 
     uid: int = 10001  # runs the programs
     gid: int = 10001
@@ -34,26 +36,31 @@ class DockerSettings:
     api_timeout_s: int = 60
     retry_engine_s: float = 5.0  # after a failed connection, report the same error for this long
 
+    slots: int = field(default_factory=lambda: os.cpu_count() or 1)  # sandbox slots: engine connections to keep
+    images: tuple[tuple[str, str], ...] = ()  # (recipe name or "default", image) overrides of `<prefix><dir>`
+
+    @classmethod
+    def from_settings(cls, settings: SandboxSettings) -> DockerSettings:
+        """The docker part of the sandbox's settings (validated there: non-root uids, the keeper's not the
+        program's)."""
+        names = (*languages.RECIPES, "default")
+        return cls(
+            uid=settings.docker_uid,
+            gid=settings.docker_gid or settings.docker_uid,
+            keeper_uid=settings.docker_keeper_uid,
+            pool_size=settings.docker_pool,
+            max_shapes=settings.docker_pool_shapes,
+            image_prefix=settings.docker_image_prefix,
+            runtime=settings.docker_runtime,
+            api_timeout_s=settings.docker_api_timeout_s,
+            slots=settings.slots,
+            images=tuple((name, image) for name in names if (image := settings.docker_image(name))),
+        )
+
     @classmethod
     def from_env(cls) -> DockerSettings:
-        """Settings from the environment; a root uid is refused (ValueError), never silently used."""
-        uid = config.env_int("SANDBOX_DOCKER_UID", cls.uid)
-        gid = config.env_int("SANDBOX_DOCKER_GID", uid)
-        keeper = config.env_int("SANDBOX_DOCKER_KEEPER_UID", cls.keeper_uid)
-        if min(uid, gid, keeper) <= 0 or keeper == uid:
-            raise ValueError(
-                "AHA_SANDBOX_DOCKER_UID/GID/KEEPER_UID must be non-root ids, the keeper's not the program's"
-            )
-        return cls(
-            uid=uid,
-            gid=gid,
-            keeper_uid=keeper,
-            pool_size=max(0, config.env_int("SANDBOX_DOCKER_POOL", cls.pool_size)),
-            max_shapes=max(1, config.env_int("SANDBOX_DOCKER_POOL_SHAPES", cls.max_shapes)),
-            image_prefix=config.env_str("SANDBOX_DOCKER_IMAGE_PREFIX", cls.image_prefix),
-            runtime=config.env_str("SANDBOX_DOCKER_RUNTIME", ""),
-            api_timeout_s=max(5, config.env_int("SANDBOX_DOCKER_API_TIMEOUT_S", cls.api_timeout_s)),
-        )
+        """`from_settings` of the environment's; SandboxConfigError (a ValueError) naming a malformed variable."""
+        return cls.from_settings(SandboxSettings.from_env())
 
     @property
     def user(self) -> str:
@@ -66,19 +73,19 @@ class DockerSettings:
         return f"{self.keeper_uid}:{self.keeper_uid}"
 
 
-def image_for(language: str | None, prefix: str | None = None) -> str:
+def image_for(language: str | None, settings: DockerSettings | None = None) -> str:
     """The image for a recipe name or alias: `AHA_SANDBOX_DOCKER_IMAGE_<LANG>`, else `<prefix><image dir>`.
 
     A run without a language (a bare command) uses `AHA_SANDBOX_DOCKER_IMAGE_DEFAULT`, else the python image.
+    `settings` default: the environment's.
     """
+    settings = settings or DockerSettings.from_env()
     recipe = languages.get_recipe(language) if language else None
     name = recipe.name if recipe is not None else "default"
-    override = config.env_str(f"SANDBOX_DOCKER_IMAGE_{name.upper()}", "")
+    override = dict(settings.images).get(name)
     if override:
         return override
-    if prefix is None:
-        prefix = config.env_str("SANDBOX_DOCKER_IMAGE_PREFIX", DockerSettings.image_prefix)
-    return prefix + IMAGE_DIRS.get(name, "python")
+    return settings.image_prefix + IMAGE_DIRS.get(name, "python")
 
 
 def dockerfile(language: str) -> Path:

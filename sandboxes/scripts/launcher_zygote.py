@@ -34,9 +34,6 @@ def launcher(fds, uid):
     job = json.loads(data)
     for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
-    # A mask is inherited across fork and exec: whatever thread of the service started the zygote, the sandbox
-    # (and every program in it, warm box or cold) starts with no signal blocked.
-    signal.pthread_sigmask(signal.SIG_SETMASK, ())
     if uid >= 0:
         os.setgroups([])
         os.setgid(uid)

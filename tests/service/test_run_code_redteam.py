@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from sandboxes import available_languages, languages
+from sandboxes import SandboxSettings, available_languages, languages
 from service.settings import Settings
 from tests.service.test_run_code import serve
 
@@ -183,8 +183,10 @@ def tiny_work_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
         subprocess.run(["umount", "-l", str(work)], check=False)
 
 
-def test_a_full_work_dir_is_a_sandbox_error(server: str, tiny_work_dir: Path) -> None:
-    r = post(server, code="print(1)", files={"f": b64(b"x" * (400 * KIB))})
+def test_a_full_work_dir_is_a_sandbox_error(tiny_work_dir: Path) -> None:
+    # The sandbox's settings are read once, when the app's are made: a server made now has the tiny work dir.
+    with serve(SETTINGS.model_copy(update={"sandbox": SandboxSettings.from_env()})) as server:
+        r = post(server, code="print(1)", files={"f": b64(b"x" * (400 * KIB))})
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "SandboxError" and "No space left on device" in r.json()["message"], r.json()
     assert not [n for n in os.listdir(tiny_work_dir) if n.startswith("box-")]  # and nothing is left behind

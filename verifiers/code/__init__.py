@@ -13,8 +13,9 @@ import json
 import time
 from typing import Any
 
+from sandboxes import Sandbox, get_sandbox
 from verifiers.code.extract import extract_program
-from verifiers.code.judge import judge, to_verdict
+from verifiers.code.judge import judge, test_wall_s, to_verdict
 from verifiers.code.reference import Reference, ReferenceError_, parse_reference
 from verifiers.verdict import Attempt, Status, Verdict
 
@@ -65,13 +66,14 @@ def budget_s(attempt: Attempt) -> float:
         ref = _reference(attempt)
     except Exception:
         return _SLACK_S
-    per_test = 3 * ref.time_limit_s + 2.5
+    per_test = test_wall_s(ref.time_limit_s) + 0.5
     compile_s = _COMPILE_BUDGET_S if ref.recipe.compile is not None else 0.0
     return compile_s + per_test * len(ref.tests) + _SLACK_S
 
 
-def verify(attempt: Attempt) -> Verdict:
-    """Judge the completion's program against the reference's tests."""
+def verify(attempt: Attempt, sandbox: Sandbox | None = None) -> Verdict:
+    """Judge the completion's program against the reference's tests in `sandbox` (the caller's; without one, a
+    sandbox of the environment's settings, built for this call)."""
     try:
         ref = _reference(attempt)
     except ReferenceError_ as exc:
@@ -82,7 +84,7 @@ def verify(attempt: Attempt) -> Verdict:
     try:
         # Stop a few seconds short of the engine's kill, so what was judged is answered, not lost to a timeout.
         deadline = time.monotonic() + attempt.deadline_s - _ANSWER_MARGIN_S if attempt.deadline_s else None
-        outcome = judge(ref, program, deadline=deadline)
+        outcome = judge(ref, program, sandbox or get_sandbox(), deadline=deadline)
     except Exception as exc:  # our bug, not the program's fault
         return Verdict(0.0, Status.SANDBOX_ERROR, f"{type(exc).__name__}: {exc}"[:300])
     return to_verdict(ref, outcome, program)

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandboxes import Limits, RunResult, RunStatus, Sandbox, available_languages, get_sandbox
+from sandboxes import Limits, RunResult, RunStatus, Sandbox, available_languages
 from sandboxes.programs import Program, compile_program, prepared, run_program
 from verifiers.code.compare import compare_output, values_equal
 from verifiers.code.inbox import HARNESS_NAME, codec, harness_file
@@ -42,6 +42,12 @@ _TREE_CPU_SLACK = 1.25
 def _clip(data: bytes | str, n: int = 300) -> str:
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     return text if len(text) <= n else text[:n] + "…"
+
+
+def test_wall_s(time_limit_s: float) -> float:
+    """Wall seconds one function or assert test may take in the harness (and what the code budget counts per test):
+    time to load the program and run the test at its CPU limit, with room for a slow host."""
+    return 3 * time_limit_s + 2
 
 
 def _limits(ref: Reference, output_bytes: int) -> Limits:
@@ -89,7 +95,9 @@ def _harness_tests(
 ) -> list[dict]:
     """Run fn or code tests through the two-process harness (`harness`: its file in the box) in one sandbox run."""
     secret = secrets.token_hex(16)
+    per_test_wall = test_wall_s(ref.time_limit_s)
     job: dict[str, Any] = {"secret": secret, "mode": mode, "time_limit_s": ref.time_limit_s}
+    job["test_wall_s"] = per_test_wall
     job["stop"] = ref.stop_at_first_failure
     job["fn_name"] = ref.fn_name
     if ref.setup:
@@ -99,7 +107,6 @@ def _harness_tests(
     else:
         job["tests"] = [{"code": t.code} for t in tests]
     n = len(tests)
-    per_test_wall = 3 * ref.time_limit_s + 2
     limits = Limits(
         cpu_s=n * ref.time_limit_s + 2,
         # within the item's time: tests the run does not reach then fail with the run's time limit
@@ -208,15 +215,14 @@ def _out_of_time(ref: Reference, results: dict[int, dict], todo: list[int], kind
         outcome.out_of_time = True
 
 
-def judge(ref: Reference, program: str, sandbox: Sandbox | None = None, deadline: float | None = None) -> Outcome:
-    """Compile the program once and run every test; per-test verdicts in order.
+def judge(ref: Reference, program: str, sandbox: Sandbox, deadline: float | None = None) -> Outcome:
+    """Compile the program once and run every test in `sandbox`; per-test verdicts in order.
 
     `deadline` (a `time.monotonic()` value) is when the judgement must be over: tests that cannot finish by then are
     not started (see `_out_of_time`).
     """
-    sandbox = sandbox or get_sandbox()
     outcome = Outcome()
-    if ref.recipe.name not in available_languages():
+    if ref.recipe.name not in available_languages(sandbox.settings):
         outcome.sandbox_error = f"language {ref.recipe.name} is not available on this host"
         return outcome
     files = {}
@@ -226,7 +232,7 @@ def judge(ref: Reference, program: str, sandbox: Sandbox | None = None, deadline
         files[harness] = data
         if ref.setup:
             files[SETUP_NAME] = ref.setup.encode("utf-8", "surrogatepass")
-    with prepared(ref.recipe, program, files) as prog:
+    with prepared(ref.recipe, program, files, work_dir=sandbox.settings.work_dir) as prog:
         comp = compile_program(sandbox, prog)
         if comp is not None:
             outcome.compile = {"status": str(comp.status), "time_s": round(comp.wall_s, 3)}

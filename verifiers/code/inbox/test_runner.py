@@ -517,13 +517,14 @@ def _spare_main(sock):
 
 
 class Budget:
-    def __init__(self, cpu_limit):
+    def __init__(self, cpu_limit, wall_limit):
         self.cpu_limit = cpu_limit
+        self.wall_limit = wall_limit  # the judge's per-test wall time (`judge.test_wall_s`)
         self.cpu_used = 0.0
         self.start = time.monotonic()
 
     def wall_left(self):
-        return max(0.0, 3 * self.cpu_limit + 2 - (time.monotonic() - self.start))
+        return max(0.0, self.wall_limit - (time.monotonic() - self.start))
 
 
 class Session:
@@ -883,6 +884,7 @@ def runner_main():
     secret = job.pop("secret")
     session = Session(first, spare)
     limit = float(job.get("time_limit_s", 2.0))
+    wall = float(job["test_wall_s"])
     setup = compile(job["setup"], "<setup>", "exec") if job.get("setup") else None
     setup_error = None
     if setup is not None and job["mode"] == "fn":  # assert-style tests run it each; here it is checked once
@@ -891,7 +893,7 @@ def runner_main():
         except BaseException as exc:  # noqa: B036 - the reference's code
             setup_error = _setup_failed(exc)
     for i, test in enumerate(job["tests"]):
-        budget = Budget(limit)
+        budget = Budget(limit, wall)
         try:
             if setup_error is not None:
                 rec = dict(setup_error)
