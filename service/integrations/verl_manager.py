@@ -33,7 +33,7 @@ from omegaconf import OmegaConf
 from verl import DataProto
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
-from service.client import AsyncAhaClient
+from service.client import AsyncAhaClient, RetryPolicy
 from service.integrations.verl import Settings, as_verl, item
 
 MANAGER_KEYS = ("linger_ms", "max_batch")
@@ -75,6 +75,7 @@ class AhaRewardManager(RewardManagerBase):
         if self.linger_s < 0 or self.max_batch < 1:
             raise ValueError("linger_ms must be >= 0 and max_batch >= 1")
         self.requests = 0  # requests sent, for logs and tests
+        self.retry = RetryPolicy()
         self._pending = _Pending()
         self._client: AsyncAhaClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
@@ -88,7 +89,7 @@ class AhaRewardManager(RewardManagerBase):
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop:  # an httpx.AsyncClient belongs to one loop
             self._client = AsyncAhaClient(
-                self.settings.url, timeout_s=self.settings.timeout_s, api_key=self.settings.api_key
+                self.settings.url, timeout_s=self.settings.timeout_s, retry=self.retry, api_key=self.settings.api_key
             )
             self._client_loop = loop
         return self._client
@@ -132,11 +133,14 @@ class AhaRewardManager(RewardManagerBase):
         self.requests += 1
         try:
             response = await self._http().score(pending.items, **self.settings.request())
+            results = [as_verl(r, self.settings.components) for r in response["results"]]
+            if len(results) != len(pending.futures):
+                raise RuntimeError(f"Aha answered {len(results)} results for {len(pending.futures)} samples")
         except Exception as exc:  # noqa: BLE001 - every waiting sample must hear of it, not hang
             for future in pending.futures:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for future, result in zip(pending.futures, response["results"], strict=True):
+        for future, result in zip(pending.futures, results, strict=True):
             if not future.done():
-                future.set_result(as_verl(result, self.settings.components))
+                future.set_result(result)

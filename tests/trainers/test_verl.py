@@ -136,3 +136,14 @@ def test_reward_loop_manager_on_ray(aha_url, tokenizer_dir):
     assert out.batch["rm_scores"].sum(dim=1).tolist() == [s[3] for s in SAMPLES]
     assert out.meta_info["reward_extra_keys"] == ["score", "aha_undecided", "aha_accuracy", "aha_format"]
     assert out.non_tensor_batch["aha_undecided"].tolist() == [1, 0, 0, 0, 0, 0]
+
+
+def test_aha_reward_manager_raises_in_every_sample_when_the_server_is_gone(tokenizer_dir):
+    from service.client import RetryPolicy, ScoreError
+    from tests.conftest import free_port
+
+    dead = {"url": f"http://127.0.0.1:{free_port()}", "profile": "r1-zero"}
+    worker = RewardLoopWorker(reward_config(tokenizer_dir, AHA_MANAGER, reward_kwargs=dead))
+    worker.reward_manager.retry = RetryPolicy(attempts=2, base_delay_s=0.01)
+    with pytest.raises(ScoreError, match="failed 2 times"):  # a loud step failure, no sample left waiting
+        score_step(worker, make_batch(tokenizer_dir, SAMPLES[:2]))
