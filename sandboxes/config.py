@@ -68,7 +68,7 @@ class SandboxSettings(BaseSettings):
     @field_validator("backend", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
-        return value.lower() if isinstance(value, str) else value
+        return value.strip().lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _distinct_docker_uids(self) -> SandboxSettings:

@@ -235,7 +235,8 @@ def _locked_dir(root: Path) -> tuple[Path, int]:
 def prepared(
     recipe: Recipe, code: str, files: Mapping[str, bytes] | None = None, *, work_dir: Path | None = None
 ) -> Iterator[Program]:
-    """Write `code` (and extra `files`, paths as `safe_relative` takes them) to a fresh directory; removed afterwards.
+    """Write `code` (and extra `files`, paths as `safe_relative` takes them) to a fresh directory under `work_dir`
+    (the sandbox's `settings.work_dir`; default: the environment's); removed afterwards.
 
     Raises ValueError for a path that is not allowed and OSError when the files cannot be written (a full work
     dir). Lone surrogates in `code` are written as they came (`surrogatepass`): the program gets them, not us.
