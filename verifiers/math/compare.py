@@ -127,7 +127,7 @@ def equivalent(ref: Node, ans: Node, ctx: Ctx) -> bool:
         return _matrix_equiv(ref, ans, ctx)
     if _is_collection(ref) or _is_collection(ans):
         return _collection_equiv(ref, ans, ctx)
-    return scalar_equal(ref, ans, ctx)
+    return scalar_equal(ref, ans, ctx) or _same_family(ref, ans, ctx)
 
 
 # ---------------------------------------------------------------- scalars
@@ -390,9 +390,48 @@ def _rename(node: Node, old: str, new: str) -> Node:
     return _map_children(node, lambda c: _rename(c, old, new))
 
 
+def _period_multiplier(node: Node, name: str) -> bool:
+    """`name` multiplies a period (`k\\pi`, `2n\\pi`, `k \\cdot 360^\\circ`): the integer parameter of a family of
+    solutions, a dummy. In `\\frac{n(n+1)}{2}` the n is the problem's own quantity and no renaming is allowed."""
+    for sub in walk(node):
+        if isinstance(sub, Mul) and Sym(name) in sub.args:
+            inner = [n for a in sub.args for n in walk(a)]
+            if any(isinstance(n, Degree) or (isinstance(n, Const) and n.name == "pi") for n in inner):
+                return True
+    return False
+
+
+def _same_family(ref: Node, ans: Node, ctx: Ctx) -> bool:
+    """`\\frac{3\\pi}{2} + 2k\\pi` and `2k\\pi - \\frac{\\pi}{2}`: the same set of values as k runs over the
+    integers. Both must be a + s·k in the one integer parameter k of a period (s a real constant); then they are
+    the same family when the steps agree up to sign and the offsets differ by a whole number of steps."""
+    fr = free_symbols(ref)
+    if len(fr) != 1 or free_symbols(ans) != fr:
+        return False
+    (name,) = fr
+    if name not in _INTEGER_PARAMS or not (_period_multiplier(ref, name) and _period_multiplier(ans, name)):
+        return False
+    terms = []
+    for node in (ref, ans):
+        at = [_real_value(_substitute(node, name, Num(Fraction(k))), ctx) for k in (0, 1, 2)]
+        if any(v is None for v in at):
+            return False
+        a, b, c = at  # type: ignore[misc]
+        step = b - a
+        if abs(step) < 1e-12 or abs((c - b) - step) > 1e-9 * max(1.0, abs(step)):
+            return False  # not a + s·k
+        terms.append((a, step))
+    (a1, s1), (a2, s2) = terms
+    if abs(abs(s1) - abs(s2)) > 1e-9 * abs(s1):
+        return False
+    shift = (a1 - a2) / s1
+    return abs(shift - round(shift)) < 1e-9
+
+
 def _renamed(ref: Node, ans: Node) -> Node:
     """The answer with a dummy variable renamed as the reference names it, when one name differs and it is a
-    dummy: an integer parameter on both sides (`k` for `n`), or the free parameter of a point or tuple
+    dummy: an integer parameter of a family on both sides (`k` for `n` in `\\frac{\\pi}{4} + n\\pi`), or the free
+    parameter of a point or tuple
     (`(2u, 1 - u)` for `(2s, 1 - s)`). A name the reference uses is never a rename target from elsewhere (the
     answer's extra name must be absent from the reference, and the reference's from the answer), so a renaming
     that collides with a variable that carries meaning changes the answer and is judged as written."""
@@ -401,7 +440,7 @@ def _renamed(ref: Node, ans: Node) -> Node:
     if len(r_only) != 1 or len(a_only) != 1:
         return ans
     (new,), (old,) = r_only, a_only
-    integer = new in _INTEGER_PARAMS and old in _INTEGER_PARAMS
+    integer = new in _INTEGER_PARAMS and old in _INTEGER_PARAMS and _period_multiplier(ref, new)
     points = all(isinstance(x, Seq) and x.open == "(" for x in (ref, ans))
     if integer or points:
         return _rename(ans, old, new)
@@ -417,10 +456,19 @@ def _map_children(node: Node, f: Any) -> Node:
     for fld in fields(node):  # type: ignore[arg-type]
         v = getattr(node, fld.name)
         if isinstance(v, tuple):
-            changes[fld.name] = tuple(tuple(f(x) for x in item) if isinstance(item, tuple) else f(item) for item in v)
+            changes[fld.name] = tuple(_map_item(item, f) for item in v)
         elif v is not None and not isinstance(v, str | Fraction | bool):
             changes[fld.name] = f(v)
     return type(node)(**{**{fl.name: getattr(node, fl.name) for fl in fields(node)}, **changes})  # type: ignore
+
+
+def _map_item(item: Any, f: Any) -> Any:
+    # a relation's operators and a node's names are strings, not children
+    if isinstance(item, str):
+        return item
+    if isinstance(item, tuple):
+        return tuple(_map_item(x, f) for x in item)
+    return f(item)
 
 
 def _pm_variants(node: Node, limit: int) -> list[Node]:

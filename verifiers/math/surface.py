@@ -4,6 +4,7 @@ not need to know about.
 - ordinals: `7^{\\text{th}}`, `7\\text{th}`, `7th` are 7;
 - percent words: `28 percent`, `28 pct`, `28\\text{ percent}` are `28\\%`;
 - thousands separated by spaces or `,\\!`: `12 345`, `12,\\!345` (the whole answer only: `1 2` stays two numbers);
+- an integer parameter's declaration after a family of solutions (`k\\pi, k \\in \\mathbb{Z}`) is dropped;
 - labels with a colon at the start of an item: `Max: 10, Min: 2` is read as the assignments `max = 10, min = 2`
   (the label is kept, so `Max: 2, Min: 10` is still not `Max: 10, Min: 2`).
 
@@ -31,6 +32,27 @@ _LABEL_RE = re.compile(
 )
 
 
+# The integer parameter of a family of solutions declared after it: `, k \\in \\mathbb{Z}`, `(n \\in \\mathbf{Z})`,
+# `, \\text{ } m \\text{ any integer}`, `, any integer $n$`, `\\text{where } k \\text{ is an integer}`.
+_SPACING = r"(?:\\quad|\\qquad|\\[,;: ]|~|\s)*"
+_INT_DECL_RE = re.compile(
+    rf"[,;]?{_SPACING}\(?{_SPACING}(?:\\text\{{\s*(?:where|for|with)?\s*\}}|(?:where|for|with)\b)?{_SPACING}"
+    rf"\$?([kmnj])\$?{_SPACING}(?:\\in{_SPACING}(?:\\mathbb|\\mathbf|\\Bbb)\s*\{{?\s*Z\s*\}}?"
+    rf"|(?:\\text\{{\s*)?(?:is\s+)?(?:any|an|all|some)\s+integers?\s*\}}?)\s*\)?\s*\.?\s*$"
+    rf"|[,;]?{_SPACING}(?:\\text\{{\s*)?(?:for\s+)?(?:any|all|every|some)\s+integers?\s*\}}?{_SPACING}"
+    rf"\$?\s*([kmnj])\s*\$?\s*\.?\s*$"
+)
+
+
+def _without_integer_declaration(s: str) -> str:
+    m = _INT_DECL_RE.search(s)
+    if m is None:
+        return s
+    head, name = s[: m.start()], m.group(1) or m.group(2)
+    # only a declaration of a parameter the rest uses (`k\\pi, k \\in \\mathbb{Z}`), never the whole answer
+    return head if re.search(rf"(?<![A-Za-z\\]){name}(?![A-Za-z])", head) else s
+
+
 def _label(m: re.Match[str]) -> str:
     if m.group(4):
         return f"{m.group(1)}{m.group(4)}="  # `x: 3` is `x = 3`
@@ -50,4 +72,6 @@ def rewrite(s: str) -> str:
         s = _PERCENT_WORD_RE.sub(r"\1\\%", s)
     if ":" in s:
         s = _LABEL_RE.sub(_label, s)
+    if "integer" in s or "Z" in s:
+        s = _without_integer_declaration(s)
     return s
