@@ -30,6 +30,7 @@ from verifiers.math.nodes import (
     Add,
     Const,
     Degree,
+    Div,
     EmptySet,
     Func,
     Matrix,
@@ -570,11 +571,30 @@ def _value_of(node: Node, ctx: Ctx | None = None) -> Node:
         return node
     if _is_assignment(node):
         return node.args[1]
+    if _names_a_quantity(node):
+        return node.args[1]
     chain = _chain_value(node, ctx) if ctx is not None else None
     return node if chain is None else chain
 
 
 _FUNCTION_LHS_RE = re.compile(r"([A-Za-z](?:_\{?\w+\}?)?)\s*(?:\\left)?\(\s*([A-Za-z])\s*(?:\\right)?\)")
+
+
+_APPLIED_RE = re.compile(r"[A-Za-z](?:_\{?\w+\}?)?\s*(?:\\left)?\(.+\)")
+
+
+def _names_a_quantity(rel: Rel) -> bool:
+    """`m - n = 1`, `a_2 + a_3 + a_4 = 10`, `E(\\xi) = \\frac{8}{9}`: one `=` between names joined by operators
+    (two or more, no number) or a function applied, and a constant: the value of the quantity it names. `2x = 7` is
+    an equation in one unknown and `3x - y + 13 = 0` a line, not values."""
+    if rel.ops != ("=",) or free_symbols(rel.args[1]):
+        return False
+    if _APPLIED_RE.fullmatch(rel.lhs_text):
+        return True
+    # names joined by + - · /, no number: `3x - y + 13 = 0` is a line, not a quantity's value
+    lhs = rel.args[0]
+    plain = all(isinstance(n, Sym | Add | Neg | Mul | Div) for n in walk(lhs))
+    return plain and len(free_symbols(lhs)) >= 2
 
 
 def _function_argument(ref: Rel, ans: Rel, ctx: Ctx) -> Node | None:
@@ -654,6 +674,9 @@ def _rel_equiv(ref: Node, ans: Node, ctx: Ctx) -> bool:
             renamed = _function_argument(ref, ans, ctx)
             if renamed is not None:
                 return equivalent(ref.args[1], renamed, ctx)
+        if _is_assignment(ref) and _is_assignment(ans) and ref.ops == ans.ops == ("=",):
+            if ref.lhs_text == ans.lhs_text and (_is_collection(ref.args[1]) or _is_collection(ans.args[1])):
+                return equivalent(ref.args[1], ans.args[1], ctx)  # `M = (-1, 2)`: a point is no equation's side
         if all(op == "=" for op in ref.ops + ans.ops) and len(ref.ops) == 1 and len(ans.ops) == 1:
             return _equation_equiv(ref, ans, ctx) or _solved_form_equiv(ref, ans, ctx)
         if all(op == "!=" for op in ref.ops + ans.ops) and len(ref.ops) == 1 and len(ans.ops) == 1:
@@ -1156,7 +1179,7 @@ def _dedupe(xs: tuple[Node, ...]) -> list[Node]:
 
 def _distinct_labels(xs: tuple[Node, ...]) -> bool:
     """Every item is an assignment, each to another name (`a = 4, b = 9`; not the solutions `x = 1, x = 2`)."""
-    if len(xs) < 2 or not all(isinstance(x, Rel) and _is_assignment(x) for x in xs):
+    if len(xs) < 2 or not all(isinstance(x, Rel) and (_is_assignment(x) or _names_a_quantity(x)) for x in xs):
         return False
     names = [x.lhs_text for x in xs]  # type: ignore[union-attr]
     return len(set(names)) == len(names)

@@ -4,6 +4,7 @@ not need to know about.
 - ordinals: `7^{\\text{th}}`, `7\\text{th}`, `7th` are 7;
 - percent words: `28 percent`, `28 pct`, `28\\text{ percent}` are `28\\%`;
 - thousands separated by spaces or `,\\!`: `12 345`, `12,\\!345` (the whole answer only: `1 2` stays two numbers);
+- a point named by a capital letter, `Q(2, -2)`, is the assignment `Q = (2, -2)`;
 - an integer parameter's declaration after a family of solutions (`k\\pi, k \\in \\mathbb{Z}`) is dropped;
 - labels with a colon at the start of an item: `Max: 10, Min: 2` is read as the assignments `max = 10, min = 2`
   (the label is kept, so `Max: 2, Min: 10` is still not `Max: 10, Min: 2`).
@@ -27,7 +28,8 @@ _SPACE_THOUSANDS_RE = re.compile(r"-?\d{1,3}(?:(?: |,\\!|\\!,)\d{3})+(?:\.\d+)?"
 # bare. Never a colon between numbers (`10:3` is a ratio).
 # A single letter is a label only with a space after its colon (`x: 3`; `x:y` is a ratio of names, left alone).
 _LABEL_RE = re.compile(
-    r"(^|[,;]\s*)(?:\\text(?:bf|rm)?\{\s*([A-Za-z][A-Za-z ]{0,24}?)\s*:\s*\}|([A-Za-z][A-Za-z ]{1,24}?)\s*:"
+    r"(^|[,;](?:\s|\\[ ,;:!]|\\quad|~)*)"
+    r"(?:\\text(?:bf|rm)?\{\s*([A-Za-z][A-Za-z ]{0,24}?)\s*:\s*\}|([A-Za-z][A-Za-z ]{1,24}?)\s*:"
     r"|([A-Za-z])\s*:(?=\s))(?!=)"
 )
 
@@ -53,6 +55,10 @@ def _without_integer_declaration(s: str) -> str:
     return head if re.search(rf"(?<![A-Za-z\\]){name}(?![A-Za-z])", head) else s
 
 
+# A point named by a capital letter, `Q(2, -2)` (at the start of an item): the assignment `Q = (2, -2)`.
+_POINT_RE = re.compile(r"(^|[,;](?:\s|\\[ ,;:!]|\\quad|~)*)([A-Z])\s*(\([^(),]+(?:,[^(),]+)+\))")
+
+
 def _label(m: re.Match[str]) -> str:
     if m.group(4):
         return f"{m.group(1)}{m.group(4)}="  # `x: 3` is `x = 3`
@@ -72,6 +78,8 @@ def rewrite(s: str) -> str:
         s = _PERCENT_WORD_RE.sub(r"\1\\%", s)
     if ":" in s:
         s = _LABEL_RE.sub(_label, s)
+    if "(" in s:
+        s = _POINT_RE.sub(r"\1\2 = \3", s)
     if "integer" in s or "Z" in s:
         s = _without_integer_declaration(s)
     return s
