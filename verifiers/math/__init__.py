@@ -328,6 +328,7 @@ _ASKS_ROUNDED_RE = re.compile(
 )
 _APPROX_MARKS = ("\\approx", "≈", "\\simeq")
 _LEADING_APPROX_RE = re.compile(r"^\s*(?:\\approx|≈|\\simeq|\\sim)\s*")
+_LABEL_APPROX_RE = re.compile(r"^\s*([A-Za-z](?:_\{?\w+\}?)?)\s*(?:\\approx|≈|\\simeq)\s*")
 
 
 def _rounding_allowed(opts: Options, ref_text: str, answer: str, prompt: Any) -> bool:
@@ -370,6 +371,8 @@ def _judge(ref: Reference, answer: str, opts: Options, budget: Budget, details: 
     answer = repair(answer)
     rounding = _rounding_allowed(opts, ref.text, answer, prompt)
     answer = _LEADING_APPROX_RE.sub("", answer)
+    if rounding:
+        answer = _LABEL_APPROX_RE.sub(r"\1 = ", answer)  # `M \approx 0.3977`: the label's rounded value
     ctx = Ctx(
         float_rel_tol=opts.float_rel_tol,
         budget=budget,

@@ -675,8 +675,12 @@ def _rel_equiv(ref: Node, ans: Node, ctx: Ctx) -> bool:
             if renamed is not None:
                 return equivalent(ref.args[1], renamed, ctx)
         if _is_assignment(ref) and _is_assignment(ans) and ref.ops == ans.ops == ("=",):
-            if ref.lhs_text == ans.lhs_text and (_is_collection(ref.args[1]) or _is_collection(ans.args[1])):
-                return equivalent(ref.args[1], ans.args[1], ctx)  # `M = (-1, 2)`: a point is no equation's side
+            if ref.lhs_text == ans.lhs_text:
+                # the same name's values (`M = (-1, 2)`: a point is no equation's side; `M = 0.3977` may round)
+                if equivalent(ref.args[1], ans.args[1], ctx):
+                    return True
+                if _is_collection(ref.args[1]) or _is_collection(ans.args[1]):
+                    return False
         if all(op == "=" for op in ref.ops + ans.ops) and len(ref.ops) == 1 and len(ans.ops) == 1:
             return _equation_equiv(ref, ans, ctx) or _solved_form_equiv(ref, ans, ctx)
         if all(op == "!=" for op in ref.ops + ans.ops) and len(ref.ops) == 1 and len(ans.ops) == 1:
@@ -1150,6 +1154,9 @@ def _collection_equiv(ref: Node, ans: Node, ctx: Ctx) -> bool:
                 return False
             return _intervals_equal(ir, ia, ctx)
         return False
+    if kr == "list" and isinstance(ref, Seq) and ref.close == ";" and ka in ("list", "scalar"):
+        # the blanks of a cloze question (`5;10`) are answered in their order
+        return _ordered_equal(_items(ref), _items(ans), ctx)
     if kr in ("set", "list", "scalar") and ka in ("set", "list", "scalar"):
         return _unordered_equal(_items(ref), _items(ans), ctx)
     if kr in ("pair", "tuple") and ka in ("pair", "tuple"):
@@ -1210,6 +1217,13 @@ def _extremes_consistent(xs: tuple[Node, ...], ctx: Ctx) -> bool:
     return not (lows and highs) or max(lows) <= min(highs)
 
 
+def _spliced(values: tuple[Node, ...]) -> tuple[Node, ...]:
+    """Values of labelled solutions with a ± spliced in: `m = \\pm i, m = \\pm 2` gives i, -i, 2, -2."""
+    if not any(_has_pm(v) and _is_scalar_pm(v) for v in values):
+        return values
+    return _items(_expand_pm(Seq("", "", values)))
+
+
 def _unordered_equal(xs: tuple[Node, ...], ys: tuple[Node, ...], ctx: Ctx) -> bool:
     # Assignments in a list of solutions ("x = 1, y = 2") are matched whole when both sides are relations.
     if not (xs and ys and all(isinstance(x, Rel) for x in xs + ys)):
@@ -1224,8 +1238,8 @@ def _unordered_equal(xs: tuple[Node, ...], ys: tuple[Node, ...], ctx: Ctx) -> bo
                 return False
             if not _extreme_labels(ys):
                 return _ordered_equal(xs, ys, ctx)
-        xs = tuple(_value_of(x, ctx) for x in xs)
-        ys = tuple(_value_of(y, ctx) for y in ys)
+        xs = _spliced(tuple(_value_of(x, ctx) for x in xs))
+        ys = _spliced(tuple(_value_of(y, ctx) for y in ys))
     left, right = _dedupe(xs), _dedupe(ys)
     if len(left) != len(right):
         return False

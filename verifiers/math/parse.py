@@ -490,7 +490,9 @@ class Parser:
     def parse_list(self, top: bool = False) -> Node:
         items = [self.parse_rel()]
         sep = False
+        semicolons_only = True
         while self.at("op", ",") or self.at("op", ";"):
+            semicolons_only = semicolons_only and self.at("op", ";")
             self.i += 1
             sep = True
             if self.peek().kind == "end" or (self.peek().kind == "op" and self.peek().text in (")", "]", "}")):
@@ -500,7 +502,8 @@ class Parser:
             items.append(self.parse_rel())
         if not sep:
             return items[0]
-        return Seq("", "", tuple(items))
+        # blanks separated by semicolons only (`5;10`, gaokao cloze answers) are answered in their order
+        return Seq("", ";" if semicolons_only else "", tuple(items))
 
     def parse_rel(self) -> Node:
         start = self.peek().pos
@@ -1103,7 +1106,7 @@ def _builder_algebra(s: str, reference: bool) -> Node | None:
     """Set-builder sets combined with other sets, `\\{x \\mid x > 1\\} \\cup \\{0\\}`: the string is split at its
     top-level `\\cup`, `\\cap` and `\\setminus` (outside every bracket), each operand is parsed on its own, and the
     operations apply left to right. Only tried when a set-builder operand is present (the parser reads the rest)."""
-    if _BUILDER_START_RE.search(s) is None:
+    if _BUILDER_START_RE.search(s) is None and "\\setminus" not in s:
         return None
     operands: list[str] = []
     ops: list[str] = []
@@ -1205,6 +1208,8 @@ def _as_text_answer(s: str) -> str | None:
         if inner.startswith(wrapper) and inner.endswith("}"):
             inner = inner[len(wrapper) : -1]
     inner = inner.strip()
+    if inner.lower() in ("yes", "no"):
+        return inner.lower()  # a decision (`No` is never the product N·o)
     if not TEXT_ANSWER_RE.fullmatch(inner):
         return None
     words = WORD_RE.findall(inner)
