@@ -1,4 +1,5 @@
-"""Adversarial programs against the warm path of the bwrap backend (sandboxes/warm.py, sandboxes/warm_zygote.py).
+"""Adversarial programs against the warm path of the bwrap backend (sandboxes/bwrap/warm.py and
+sandboxes/scripts/warm_zygote.py).
 
 Every run below goes through one warm box (one slot), so whatever a run could leave behind in the box's user
 namespace, cgroup or zygote would reach the next run. Each test states what it attacks and asserts the concrete
