@@ -36,6 +36,8 @@ Hard shapes (issue 12), all with near misses in `tests/verifiers/math/shapes.jso
 - sets: set-builder `\\{x \\mid ...\\}` (and, or, `\\setminus` points), `x < 2 or x = 4`, `x \\ne 1`,
   `2 \\le |w| \\le 3`, `t \\in S` and a reference `condition : interval` compare as sets of values; a list of
   overlapping conditions is ambiguous and matches nothing;
+- units: a number with a unit of the right kind but not the one asked for (by the reference's own unit, else
+  "in km/h", "how many feet" in the question) is wrong: `\\frac{600}{7}\\text{ m/s}` for a speed asked in km/h;
 - words (`sentence_number`): ordinals, `28 percent`, units, and a sentence stating exactly one value with no
   hedging or bounding word (`The smallest $k$ is 12.`; no substring matching of word answers);
 - `\\pm` in sets, lists and points; thousands written `12 345`, `12,\\!345`; ratios `10:3` (not `4:30`);
@@ -72,7 +74,7 @@ from typing import Any
 
 from verifiers.math.bridge import parse_with_latex2sympy
 from verifiers.math.compare import Ctx, equivalent
-from verifiers.math.evaluate import Budget, BudgetExceeded, Undecidable
+from verifiers.math.evaluate import Budget, BudgetExceeded, Undecidable, free_symbols
 from verifiers.math.extract import (
     MAX_ANSWER_CHARS,
     TOO_LONG,
@@ -88,6 +90,7 @@ from verifiers.math.nodes import Node, Text
 from verifiers.math.parse import MAX_INPUT_CHARS, AmbiguousAnswer, ParseError, parse
 from verifiers.math.repair import repair
 from verifiers.math.sentence import sentence_value
+from verifiers.math.units import unit_conflict, without_unit
 from verifiers.tags import THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
@@ -169,6 +172,13 @@ def _reference(raw: str) -> Reference:
         node = _parse_any(choice[1])[0] if choice is not None else None
         return Reference(text, letter, node, None)
     node, err = _parse_any(text, reference=True)
+    if node is not None and free_symbols(node):
+        # `576\\pi\\;m^{2}`: a unit written as bare letters, not a variable, when the value without it is a number
+        bare = without_unit(repair(text))
+        if bare is not None and bare.strip():
+            plain, _ = _parse_any(bare, reference=True)
+            if plain is not None and not free_symbols(plain):
+                node = plain
     return Reference(text, None, node, err)
 
 
@@ -366,9 +376,26 @@ def _asked_unknown(prompt: Any) -> str | None:
 
 
 def _judge(ref: Reference, answer: str, opts: Options, budget: Budget, details: dict[str, Any], prompt: Any) -> Verdict:
+    answer = repair(answer)
+    conflict = unit_conflict(answer, repair(ref.text), prompt)
+    if conflict is not None:
+        return _verdict(Status.WRONG, conflict, details)
+    verdict = _judge_repaired(ref, answer, opts, budget, details, prompt)
+    if verdict.status == Status.WRONG:
+        # `576\\pi \\text{ square meters}`: a unit the parser does not drop, when it is the one asked for
+        bare = without_unit(answer)
+        if bare is not None and bare.strip():
+            again = _judge_repaired(ref, bare, opts, budget, details, prompt)
+            if again.status == Status.CORRECT:
+                return again
+    return verdict
+
+
+def _judge_repaired(
+    ref: Reference, answer: str, opts: Options, budget: Budget, details: dict[str, Any], prompt: Any
+) -> Verdict:
     assert ref.node is not None
     ref_node = ref.node
-    answer = repair(answer)
     rounding = _rounding_allowed(opts, ref.text, answer, prompt)
     answer = _LEADING_APPROX_RE.sub("", answer)
     if rounding:

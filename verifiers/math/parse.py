@@ -1045,6 +1045,8 @@ def parse(s: str, reference: bool = False) -> Node:
                 return described
     if THOUSANDS_RE.fullmatch(s):
         return _num(s.replace(",", ""))
+    if _ALL_REALS_RE.fullmatch(s):
+        return Reals()
     text = _as_text_answer(s)
     if text is not None:
         return Text(text)
@@ -1199,6 +1201,13 @@ def _thousands(toks: list[Tok]) -> Node | None:
 
 def _norm_text(s: str) -> str:
     return " ".join(s.replace("\\", " ").lower().strip(" .").split())
+
+
+# The words for the whole real line: "all real numbers", `\\text{all reals}`, "every real number".
+_ALL_REALS_RE = re.compile(
+    r"\s*(?:\\text(?:rm)?\{\s*)?(?:all|every|any)\s+real\s*(?:numbers?|values?|s)?\s*(?:of\s+[a-z])?\s*\}?\s*\.?\s*",
+    re.IGNORECASE,
+)
 
 
 def _as_text_answer(s: str) -> str | None:
