@@ -85,18 +85,22 @@ class Stack:
         return self.compose("ps", "-q", service).stdout.split()[0]
 
 
-def stack_file(replicas: int, cgroups: bool, env: dict[str, str], out: Path) -> Path:
+def stack_file(replicas: int, files: list[str], env: dict[str, str], out: Path) -> Path:
     """The stack as docker-compose.yml (+ the cgroup v1 override) on the host network, as one merged file.
 
     `docker-compose config` merges the repository's files; the second replica is the merged `api` service itself
     on another port (host networking has no per-replica ports), so both replicas are exactly what compose says.
     """
-    files = ["docker-compose.yml"] + (["deploy/compose.cgroup-v1.yml"] if cgroups else [])
-    files.append("tests/deploy/compose.hostnet.yml")
-    args = [a for f in files for a in ("-f", f)]
+    files = [*files, "tests/deploy/compose.hostnet.yml"]
+    args = [a for f in files for a in ("-f", str(ROOT / f))]
     merged = subprocess.run(
-        [*compose_cli(), *args, "config"], capture_output=True, text=True, check=True, cwd=ROOT,
-        env={**os.environ, **env}, timeout=60,
+        [*compose_cli(), "--project-directory", str(ROOT), *args, "config"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        timeout=60,
     )
     config = yaml.safe_load(merged.stdout)
     api = config["services"]["api"]
@@ -132,15 +136,24 @@ def wait_ready(url: str, timeout: float = 120) -> None:
 
 
 @contextlib.contextmanager
-def stack(replicas: int = 2, cgroups: bool = True, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
-    """Bring a stack up, yield it once every replica is ready, and take it down (containers and volumes)."""
+def stack(
+    replicas: int = 2, files: list[str] | None = None, extra_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    """Bring a stack up from `files` (default: docker-compose.yml with the cgroup delegation where the host has
+    cgroup v1) on the host network, yield it once every replica is ready, take it down (containers, volumes)."""
+    if files is None:
+        files = ["docker-compose.yml"] + (["deploy/compose.cgroup-v1.yml"] if cgroup_v1_host() else [])
     ports = [free_port() for _ in range(replicas + 1)]
     env = {"AHA_API_KEYS": KEY, "AHA_TEST_REDIS_PORT": str(ports[0]), **(extra_env or {})}
     env.update({f"AHA_TEST_API_PORT_{n}": str(p) for n, p in enumerate(ports[1:], start=1)})
     workdir = Path(tempfile.mkdtemp(prefix="aha-stack-"))
     project = f"ahatest{os.getpid()}{ports[0]}"
-    s = Stack(project, stack_file(replicas, cgroups, env, workdir / "stack.yml"),
-              [f"http://127.0.0.1:{p}" for p in ports[1:]], ports[0])
+    s = Stack(
+        project,
+        stack_file(replicas, files, env, workdir / "stack.yml"),
+        [f"http://127.0.0.1:{p}" for p in ports[1:]],
+        ports[0],
+    )
     try:
         up = s.compose("up", "-d", "--no-build", check=False)
         assert up.returncode == 0, f"docker-compose up failed: {up.stderr[-2000:]}"
@@ -159,5 +172,5 @@ def stack(replicas: int = 2, cgroups: bool = True, extra_env: dict[str, str] | N
 @pytest.fixture(scope="module")
 def compose_stack(engine: str) -> Iterator[Stack]:
     """Redis and two API replicas as docker-compose.yml says (with the cgroup v1 delegation where the host has v1)."""
-    with stack(replicas=2, cgroups=cgroup_v1_host()) as s:
+    with stack(replicas=2) as s:
         yield s

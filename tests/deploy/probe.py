@@ -26,12 +26,9 @@ SUM_PROGRAMS: dict[str, str] = {
         " System.out.println(a + b); } }\n"
     ),
     "nodejs": (
-        "const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(/\\s+/).map(Number);\n"
-        "console.log(a + b);\n"
+        "const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(/\\s+/).map(Number);\nconsole.log(a + b);\n"
     ),
-    "go": (
-        'package main\nimport "fmt"\nfunc main() { var a, b int64; fmt.Scan(&a, &b); fmt.Println(a + b) }\n'
-    ),
+    "go": ('package main\nimport "fmt"\nfunc main() { var a, b int64; fmt.Scan(&a, &b); fmt.Println(a + b) }\n'),
     "rust": (
         "use std::io::Read;\nfn main() { let mut s = String::new(); std::io::stdin().read_to_string(&mut s).unwrap();"
         " let v: Vec<i64> = s.split_whitespace().map(|x| x.parse().unwrap()).collect();"
@@ -68,8 +65,10 @@ class Expect:
 def correctness_items() -> list[tuple[dict, Expect]]:
     """Math, format and all seven languages, each right and wrong: every reward is known."""
     items: list[tuple[dict, Expect]] = [
-        ({"id": "math-right", "task": "math", "completion": "so \\boxed{\\frac{1}{2}}", "reference": "0.5"},
-         Expect(1.0)),
+        (
+            {"id": "math-right", "task": "math", "completion": "so \\boxed{\\frac{1}{2}}", "reference": "0.5"},
+            Expect(1.0),
+        ),
         ({"id": "math-wrong", "task": "math", "completion": "so \\boxed{3}", "reference": "1/2"}, Expect(0.0)),
     ]
     for language in SUM_PROGRAMS:

@@ -66,7 +66,7 @@ def test_the_service_holds_only_the_capabilities_the_readme_names(compose_stack:
 
 
 def test_without_a_delegated_cgroup_readyz_says_rlimits_and_verdicts_stay_right(engine: str):
-    with stack(replicas=1, cgroups=False) as s:
+    with stack(replicas=1, files=["docker-compose.yml"]) as s:
         sandbox = httpx.get(f"{s.urls[0]}/readyz", headers=_auth(), timeout=10).json()["sandbox"]
         assert sandbox["usable"] is True and sandbox["limits_by"] == "rlimits", sandbox
         assert "falling back to rlimits" in sandbox["cgroup_reason"]
@@ -76,3 +76,16 @@ def test_without_a_delegated_cgroup_readyz_says_rlimits_and_verdicts_stay_right(
         # starved into its wall limit (docs/deployment.md); each limit on its own still holds.
         for pair in probe.limit_items():
             assert probe.mismatches([pair], probe.score(s.urls[0], KEY, [pair[0]])) == []
+
+
+def test_the_docker_backend_stack_judges_through_sibling_containers(engine: str):
+    socket = engine.removeprefix("unix://")
+    with stack(replicas=1, files=["deploy/compose.docker-backend.yml"], extra_env={"AHA_DOCKER_SOCKET": socket}) as s:
+        sandbox = httpx.get(f"{s.urls[0]}/readyz", headers=_auth(), timeout=30).json()["sandbox"]
+        assert sandbox["backend"] == "docker" and sandbox["usable"] is True, sandbox
+        assert not sandbox.get("images_missing"), sandbox
+        for pairs, profile in ((probe.correctness_items(), None), (probe.limit_items(), None)):
+            results = probe.score(s.urls[0], KEY, [item for item, _ in pairs], profile)
+            assert probe.mismatches(pairs, results) == []
+        status = docker("exec", s.container("api"), "cat", "/proc/1/status").stdout
+        assert "CapEff:\t0000000000000000" in status and "NoNewPrivs:\t1" in status
