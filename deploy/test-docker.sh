@@ -6,13 +6,16 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 t0=$SECONDS
+answered_before=0
+deploy/engine.sh status 2>/dev/null | grep -q '^engine: unix' && answered_before=1
 if ! env_line="$(deploy/engine.sh start)"; then
   echo "test-docker: SKIPPED, no Docker engine can be started here (reason above); nothing was tested" >&2
   exit 0
 fi
 eval "$env_line"
-started_private=0
-[[ "$DOCKER_HOST" == "unix://${AHA_ENGINE_DIR:-/var/tmp/aha-engine}/docker.sock" ]] && started_private=1
+started_private=0  # only an engine this run started is stopped at its end
+[ "$answered_before" = 0 ] && [[ "$DOCKER_HOST" == "unix://${AHA_ENGINE_DIR:-/var/tmp/aha-engine}/docker.sock" ]] \
+  && started_private=1
 stop_engine() {
   if [ "$started_private" = 1 ] && [ "${AHA_KEEP_ENGINE:-0}" != 1 ]; then deploy/engine.sh stop; fi
 }
