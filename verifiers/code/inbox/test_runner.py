@@ -752,6 +752,10 @@ STD_MODULES = {
 STD_MODULES["np"] = "numpy"
 
 
+class IncompleteReference(Exception):
+    """The test code uses program names beside the declared entry point that the setup does not define."""
+
+
 def build_globals(ctx, code, setup, fn_name):
     """Bind the program names the test code uses and nothing defines (`ctx.g` holds the setup's names already).
 
@@ -768,6 +772,13 @@ def build_globals(ctx, code, setup, fn_name):
     names = ctx.request({"op": "names"}).get("names")
     if type(names) is not dict:
         names = {}
+    if fn_name:
+        # A declared entry point is the program's only face to the tests (with its classes, `Solution`): a helper
+        # the tests call (HumanEval's `poly`, `encode_cyclic`) must come from the setup, or the program could
+        # redefine the test's own checker. A test that needs one the setup lacks cannot judge the program.
+        helpers = [n for n in wanted if n not in STD_MODULES and names.get(n) in ("func", "value")]
+        if helpers:
+            raise IncompleteReference(helpers)
     for name in wanted:
         kind = names.get(name)
         if name in STD_MODULES:
@@ -819,6 +830,10 @@ def run_code_test(session, test, budget, setup, fn_name):
             code = compile(test["code"], "<test>", "exec")
             g = build_globals(ctx, code, setup, fn_name)
             exec(code, g)
+        except IncompleteReference as exc:
+            names = ", ".join(exc.args[0])
+            why = f"the tests use {names} beside fn_name {fn_name}: the reference must give it in setup"
+            verdict = {"v": "reference_incomplete", "e": why}
         except AssertionError as exc:
             verdict = {"v": "wrong_answer", "e": f"AssertionError: {_text(exc)}"[:500]}
         except BaseException as exc:  # noqa: B036 - whatever the test code raised fails this test
