@@ -171,12 +171,45 @@ _CLOSE: dict[str, frozenset[str]] = {code: frozenset(near.split()) | {code} for 
 
 def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target: str | None) -> dict[str, float]:
     """Words per language of `parts`; `same` is the set of labels that count as the target (empty: no target)."""
+    # A piece whose script allows one language (Hangul, Greek, Chinese without kana) has it: no model, no second
+    # opinion (none can move it: a second opinion gives a piece to the target only on the target's probability).
+    labels: list[str | None] = [None] * len(parts)
+    open_pieces: list[int] = []
+    for i, piece in enumerate(parts):
+        langs = piece.langs
+        if langs is not None and len(langs) == 1:
+            labels[i] = langs[0]
+        else:
+            open_pieces.append(i)
+    split = _label_open(model, parts, open_pieces, labels, same, target) if open_pieces else set()
+    counts: dict[str, float] = {}
+    for i, (piece, lang) in enumerate(zip(parts, labels, strict=True)):
+        assert lang is not None
+        if i in split and target is not None and piece.langs is None:
+            for la, n in _split_words(model, piece.text.lower(), lang, target).items():
+                counts[la] = counts.get(la, 0.0) + n
+            continue
+        counts[lang] = counts.get(lang, 0.0) + piece.words
+    return counts
+
+
+def _label_open(
+    model: LangId,
+    parts: list[Piece],
+    open_pieces: list[int],
+    labels: list[str | None],
+    same: frozenset[str],
+    target: str | None,
+) -> set[int]:
+    """Label the pieces of `open_pieces` (those of no fixed language) in `labels` (see the module docstring), and
+    return the unsure long pieces to be measured word by word."""
     # fastText's features are lower-case heavy: all-caps English reads as Spanish otherwise.
-    texts = [p.text.lower() for p in parts]
+    texts = {i: parts[i].text.lower() for i in open_pieces}
     close = (_CLOSE.get(target or "", frozenset()) | same) if target else frozenset()
     # The short pieces of each script also form one line (see `_short_viterbi`), ranked in the same model call.
     short_by_family: dict[str, list[int]] = {}
-    for i, piece in enumerate(parts):
+    for i in open_pieces:
+        piece = parts[i]
         if piece.words < SHORT_WORDS and piece.langs is None and not piece.romanised:
             short_by_family.setdefault(piece.family, []).append(i)
     families = list(short_by_family)
@@ -187,12 +220,16 @@ def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target:
     # and their line have the target on top: every step of their Viterbi pass then favours the target, so its
     # answer is the target for all. The rest gets every probability the second opinions read, in one call.
     scripts = _SCRIPTS.get(target or "", _LATIN_ONLY)
-    free = [i for i, p in enumerate(parts) if p.langs is None and not p.romanised and p.words >= SHORT_WORDS]
+    free = [
+        i for i in open_pieces if parts[i].langs is None and not parts[i].romanised and parts[i].words >= SHORT_WORDS
+    ]
     short_members = [i for f in families for i in short_by_family[f]]
-    tops = model.top1([texts[i] for i in free + short_members] + line_texts)
+    # The target's labels are tried first when a piece could be in the target's language (its script's).
+    likely = same if any(parts[i].family in scripts for i in free + short_members) else frozenset()
+    tops = model.top1([texts[i] for i in free + short_members] + line_texts, likely)
     top_of = dict(zip(free + short_members, tops, strict=False))
     settled = {i: top_of[i] for i in free if not same or top_of[i] in same or parts[i].family not in scripts}
-    romanised_short = {p.family for p in parts if p.romanised and p.words < SHORT_WORDS}
+    romanised_short = {parts[i].family for i in open_pieces if parts[i].romanised and parts[i].words < SHORT_WORDS}
     sure_families = {
         f
         for f, line_top in zip(families, tops[len(free) + len(short_members) :], strict=True)
@@ -204,25 +241,23 @@ def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target:
     }
     open_families = [f for f in families if f not in sure_families]
     sure_short = {i for f in sure_families for i in short_by_family[f]}
-    need = [i for i in range(len(parts)) if i not in settled and i not in sure_short]
+    need = [i for i in open_pieces if i not in settled and i not in sure_short]
     everything = model.ranked(
         [texts[i] for i in need] + [line_texts[families.index(f)] for f in open_families],
         [parts[i].langs for i in need] + [None] * len(open_families),
         want=close,
     )
-    ranked: list[list[tuple[str, float]]] = [[(settled[i], 1.0)] if i in settled else [] for i in range(len(parts))]
+    ranked: dict[int, list[tuple[str, float]]] = {i: [(lang, 1.0)] for i, lang in settled.items()}
     for i, top in zip(need, everything, strict=False):
         ranked[i] = top
     line_ranked = dict(zip(open_families, everything[len(need) :], strict=True))
-    labels: list[str | None] = [None] * len(parts)
     short: dict[str, list[int]] = {}
     unsure: list[int] = []
-    for i, (piece, top) in enumerate(zip(parts, ranked, strict=True)):
+    for i in open_pieces:
+        piece, top = parts[i], ranked.get(i, [])
         lang, p1 = top[0] if top else ("und", 0.0)
         if piece.romanised and (p1 < ROMANISED_UNSURE or (lang == "en" and p1 < ROMANISED_EN)):
             lang = piece.romanised
-        elif piece.langs is not None and len(piece.langs) == 1:
-            pass  # the script fixes the language (Hangul, Greek, Chinese without kana)
         elif piece.words < SHORT_WORDS and piece.langs is None:
             short.setdefault(piece.family, []).append(i)
             continue
@@ -231,28 +266,27 @@ def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target:
             if is_unsure:
                 unsure.append(i)
         labels[i] = lang
-    # An unsure long piece follows the thought's own majority in its script when that is a plausible second
-    # opinion ("As die lys leeg is, gee ons nul terug" reads English at 0.6 in an Afrikaans thought).
-    majority = _majorities(parts, labels)
     split: set[int] = set()
-    if target is not None:
+    relabel = [
+        i
+        for i in open_pieces
+        if labels[i] is not None and labels[i] not in same and labels[i] in close and target is not None
+    ]
+    if relabel or unsure:
+        # An unsure long piece follows the thought's own majority in its script when that is a plausible second
+        # opinion ("As die lys leeg is, gee ons nul terug" reads English at 0.6 in an Afrikaans thought).
+        majority = _majorities(parts, labels)
         # A sentence in a close relative of the target, inside a thought that is mostly the target's, is the
         # target's when fastText gives the target any real chance ("Polo tanto a resposta é" reads Portuguese).
-        for i, lang in enumerate(labels):
-            if (
-                lang is not None
-                and lang not in same
-                and lang in close
-                and majority.get(parts[i].family) == target
-                and _mass(ranked[i], same) >= CLOSE_MAJORITY_MIN
-            ):
+        for i in relabel:
+            if majority.get(parts[i].family) == target and _mass(ranked[i], same) >= CLOSE_MAJORITY_MIN:
                 labels[i] = target
-    for i in unsure:
-        top, major = ranked[i], majority.get(parts[i].family)
-        if major and major != labels[i] and dict(top).get(major, 0.0) >= MAJORITY_RATIO * top[0][1]:
-            labels[i] = major
-        elif target is not None and _mass(top, same) >= SPLIT_MIN:
-            split.add(i)
+        for i in unsure:
+            top, major = ranked[i], majority.get(parts[i].family)
+            if major and major != labels[i] and dict(top).get(major, 0.0) >= MAJORITY_RATIO * top[0][1]:
+                labels[i] = major
+            elif target is not None and _mass(top, same) >= SPLIT_MIN:
+                split.add(i)
     for family, members in short.items():
         if family in sure_families:
             for i in members:
@@ -270,15 +304,7 @@ def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target:
             strict=True,
         ):
             labels[i] = lang
-    counts: dict[str, float] = {}
-    for i, (piece, lang) in enumerate(zip(parts, labels, strict=True)):
-        assert lang is not None
-        if i in split and target is not None and piece.langs is None:
-            for la, n in _split_words(model, texts[i], lang, target).items():
-                counts[la] = counts.get(la, 0.0) + n
-            continue
-        counts[lang] = counts.get(lang, 0.0) + piece.words
-    return counts
+    return split
 
 
 def _majorities(parts: list[Piece], labels: list[str | None]) -> dict[str, str]:

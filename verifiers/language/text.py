@@ -474,6 +474,7 @@ _PURE_SEGMENT: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (family, re.compile(rf"[{letters}\s']+"))
     for family, letters in (("cjk", _CJK), ("latin", _LATIN), ("cyrillic", _CYRILLIC), ("arabic", _ARABIC))
 )
+_CJK_SEGMENT_RE = _PURE_SEGMENT[0][1]
 _LATIN_PAIRS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
     (
         re.compile(rf"[{_LATIN}{letters}\s']+"),
@@ -482,6 +483,7 @@ _LATIN_PAIRS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
     for family, letters in (("cjk", _CJK), ("cyrillic", _CYRILLIC), ("arabic", _ARABIC))
 )
 _KANA_RE = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+_ZH_ONLY = ("zh",)
 
 
 # Words that, alone or with one-letter variables, are formula residue ("sin x", "max") rather than prose.
@@ -510,7 +512,7 @@ def _script_languages(family: str, text: str, text_has_kana: bool) -> tuple[str,
         # Chinese never uses kana, so in a text without any a Han-only run is Chinese even when fastText, on a few
         # characters, says ja. With kana, the proportion or the model decides, never the presence of one kana.
         if not text_has_kana:  # then no run has any: skip the search
-            return ("zh",)
+            return _ZH_ONLY
         kana = len(_KANA_RE.findall(text))
         if kana and kana >= _KANA_SHARE * (len(text) - text.count(" ")):
             return ("ja",)
@@ -533,6 +535,7 @@ _PINYIN_WORD_RE = re.compile(rf"(?:{_PINYIN_SYLLABLE})+")
 _ROMAJA_WORD_RE = re.compile(rf"(?:{_ROMAJA_SYLLABLE})+")
 # Share of a run's words that must be romanised syllables (English has "he", "can", "long", but not 80 % of it).
 _ROMANISED_SHARE = 0.8
+_ROMANISED_MIN = 3  # words: fewer say too little
 _MARKED_SHARE = 0.2
 _NOT_ROMANISED_RE = re.compile(r"[bcdfjqsvwxz](?![a-z])|(?<!n)g(?![a-z])|th|y(?![a-z])")
 _PINYIN_MARK_RE = re.compile(r"x|q|zh|uo|iao|ie|ou|ao|ui|iu|ng$")
@@ -542,7 +545,7 @@ _ROMAJA_MARK_RE = re.compile(r"eo|eu|ae|ui|yo|yu|kk|tt|pp|ss|jj")
 def _romanised(tokens: list[str]) -> str | None:
     """`zh` for a run written in pinyin, `ko` for romanised Korean, else None."""
     n = len(tokens)
-    if n < 3:
+    if n < _ROMANISED_MIN:
         return None
     run = " ".join(tokens).lower()
     if "th" in run:  # neither romanisation writes it, and English nearly always does: the cheapest reject
@@ -609,9 +612,28 @@ def pieces(text: str) -> list[Piece]:
     Pieces are not merged: a short sentence is labelled on its own (the verifier's second opinion handles the
     short ones fastText is unsure of), so a short foreign sentence no longer takes its neighbour's label.
     """
-    out: list[tuple[str, str, float, str | None]] = []
+    # Kana anywhere in the text changes how its Han runs are read (`_script_languages`); a text without a Han run
+    # never asks. One scan here instead of one per run.
+    has_kana = not text.isascii() and _KANA_RE.search(text) is not None
+    out: list[Piece] = []
     for segment in text.split("\n"):
-        if not segment or segment.isspace():
+        if segment.isascii():
+            if not segment or segment.isspace():
+                continue
+            # One Latin run (the common sentence of a Latin-script thought): no script analysis.
+            piece = _spaced_piece("latin", segment)
+            if piece is not None:
+                out.append(piece)
+            continue
+        if segment.isspace():
+            continue
+        if _CJK_SEGMENT_RE.fullmatch(segment):
+            # One Han/kana run (the common sentence of a Chinese or Japanese thought), as below without the loop.
+            words = (len(segment) - segment.count(" ")) / CJK_CHARS_PER_WORD
+            if words > 0:
+                run = segment.strip()
+                langs = _ZH_ONLY if not has_kana else _script_languages("cjk", run, has_kana)
+                out.append(Piece("cjk", run, words, langs, None))
             continue
         runs = _segment_runs(segment)
         names: list[int] = []
@@ -624,31 +646,45 @@ def pieces(text: str) -> list[Piece]:
         for i, (family, run) in enumerate(runs):
             if i in names:
                 continue
-            fixed: str | None = None
-            if family in _UNSPACED_FAMILIES:
-                words = _units(family, run)
-            else:
-                tokens = run.split()
-                if len(tokens) >= _SPELLED_MIN and all(len(t) == 1 for t in tokens) and "  " in run:
-                    # Words spelled letter by letter ("F i r s t   w e   a d d"): letters one space apart are one
-                    # word, wider gaps separate words. Variables and point names are never spaced this way.
-                    tokens = _SPELLED_GAP_RE.sub("", run).split()
-                    run = " ".join(tokens)
-                if family == "latin" and len(tokens) > 1:
-                    # One Latin letter next to words is a variable ("So x", "then y"), unless it is a word.
-                    tokens = [t for t in tokens if len(t) > 1 or t in _ONE_LETTER_WORDS]
-                    run = " ".join(tokens)
-                if not tokens or _is_symbolic(tokens):
-                    continue
-                words = float(len(tokens))
-                if family == "latin":
-                    fixed = _romanised(tokens)
+            unspaced = _UNSPACED_FAMILIES.get(family)
+            if unspaced is None:
+                piece = _spaced_piece(family, run)
+                if piece is not None:
+                    out.append(piece)
+                continue
+            # Punctuation and digits are spaces by now, so the letters are the non-spaces.
+            words = (len(run) - run.count(" ")) / unspaced[1]
             if words > 0:
-                out.append((family, run.strip(), words, fixed))
-    has_kana = any(family == "cjk" for family, _, _, _ in out) and bool(_KANA_RE.search(text))
-    return [
-        Piece(family, run, words, _script_languages(family, run, has_kana), fixed) for family, run, words, fixed in out
-    ]
+                run = run.strip()
+                langs = _ZH_ONLY if family == "cjk" and not has_kana else _script_languages(family, run, has_kana)
+                out.append(Piece(family, run, words, langs, None))
+    return out
+
+
+def _spaced_piece(family: str, run: str) -> Piece | None:
+    """The piece of a run of a script written with spaces, or None when it carries no language (see the module
+    docstring: variables, formula words, acronyms; words spelled letter by letter are joined)."""
+    tokens = run.split()
+    if not tokens:
+        return None
+    if len(tokens) >= _SPELLED_MIN and "  " in run and all(len(t) == 1 for t in tokens):
+        # Words spelled letter by letter ("F i r s t   w e   a d d"): letters one space apart are one word, wider
+        # gaps separate words. Variables and point names are never spaced this way.
+        tokens = _SPELLED_GAP_RE.sub("", run).split()
+        run = " ".join(tokens)
+    if family == "latin" and len(tokens) > 1:
+        # One Latin letter next to words is a variable ("So x", "then y"), unless it is a word.
+        if min(map(len, tokens)) == 1:
+            tokens = [t for t in tokens if len(t) > 1 or t in _ONE_LETTER_WORDS]
+        run = " ".join(tokens)
+    if not tokens:
+        return None
+    first = tokens[0]
+    # A run whose first word is a real word is not symbolic (`_is_symbolic` would stop there): no call.
+    if (len(tokens) == 1 or len(first) == 1 or first.lower() in _MATH_WORDS) and _is_symbolic(tokens):
+        return None
+    romanised = _romanised(tokens) if family == "latin" and len(tokens) >= _ROMANISED_MIN else None
+    return Piece(family, run.strip(), float(len(tokens)), _SCRIPT_LANGUAGES.get(family), romanised)
 
 
 def _is_name(run: str) -> bool:

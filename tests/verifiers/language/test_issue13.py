@@ -381,3 +381,17 @@ def test_the_greedy_best_label_is_fasttexts_on_word_salad() -> None:
     words = [w.lower() for group in SENTENCES.values() for s in group for w in s.split()]
     lines = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 6))) for _ in range(3000)]
     assert model.top1(lines) == model._fasttext_top1(lines)
+
+
+def test_new_words_in_a_batch_get_the_same_vectors_as_one_by_one() -> None:
+    import random
+
+    import numpy as np
+
+    lid = get_model().lid
+    rng = random.Random(2)
+    words = sorted({w.lower() for group in SENTENCES.values() for s in group for w in s.split() if w.isascii()})
+    words += ["".join(chr(rng.randint(33, 126)) for _ in range(rng.randint(1, 45))) for _ in range(500)]
+    words = list(dict.fromkeys(w for w in words if w != "</s>"))
+    single = np.array([lid._word_vector(w) for w in words])
+    assert (lid._ascii_vectors(words) == single).all()  # to the last bit: a word's vector never depends on its batch
