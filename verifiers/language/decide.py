@@ -253,7 +253,12 @@ def _label_open(
     line_ranked = dict(zip(open_families, everything[len(need) :], strict=True))
     short: dict[str, list[int]] = {}
     unsure: list[int] = []
+    # A settled piece keeps its label (it is the target's, or no second opinion applies to its script).
+    for i, lang in settled.items():
+        labels[i] = lang
     for i in open_pieces:
+        if i in settled:
+            continue
         piece, top = parts[i], ranked.get(i, [])
         lang, p1 = top[0] if top else ("und", 0.0)
         if piece.romanised and (p1 < ROMANISED_UNSURE or (lang == "en" and p1 < ROMANISED_EN)):

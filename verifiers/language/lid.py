@@ -307,21 +307,26 @@ class Lid:
         likelier child at every node), whose label's score is exact and settles it the same way; the few lines
         left, near ties included, get every label's score and their argmax."""
         hidden = self.hidden(lines)
-        if not hidden.shape[0]:
-            return np.zeros(0, dtype=np.int64)
-        likely = likely + tuple(j for j in self._common if j not in likely)
-        nodes, right, starts = self._paths_of(likely)
+        out = np.zeros(hidden.shape[0], dtype=np.int64)
+        todo = np.arange(hidden.shape[0])
+        for group in (likely, tuple(j for j in self._common if j not in likely)):
+            if group and todo.size:
+                found, label = self._sure_among(hidden[todo], group)
+                out[todo[found]] = label[found]
+                todo = todo[~found]
+        if todo.size:
+            out[todo] = self.best_of_hidden(hidden[todo])
+        return out
+
+    def _sure_among(self, hidden: np.ndarray, labels: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """For each hidden vector, whether one of `labels` scores above `_greedy_sure` (so is the argmax), and which."""
+        nodes, right, starts = self._paths_of(labels)
         logits = np.einsum("nd,pd->np", hidden, self._output[nodes])
         with np.errstate(over="ignore"):
             f = 1.0 / (1.0 + np.exp(-logits))
         scores = np.add.reduceat(np.log(np.where(right, f, 1.0 - f) + 1e-5), starts, axis=1)
         sure = scores > self._greedy_sure  # at most one label per line can be
-        found = sure.any(axis=1)
-        out = np.asarray(likely, dtype=np.int64)[sure.argmax(axis=1)]
-        if not found.all():
-            rest = np.flatnonzero(~found)
-            out[rest] = self.best_of_hidden(hidden[rest])
-        return out
+        return sure.any(axis=1), np.asarray(labels, dtype=np.int64)[sure.argmax(axis=1)]
 
     def _paths_of(self, labels: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The internal nodes on the paths of `labels` (rows of the output matrix), laid end to end, whether each
