@@ -215,10 +215,10 @@ def _label_open(
     families = list(short_by_family)
     line_texts = [" ".join(texts[i] for i in short_by_family[f]) for f in families]
     # A long piece of no fixed language whose top label already is the target's (or, without a target, any long
-    # piece) needs no probability: fastText's cheap top-1 call settles it, as it does a long piece in a script the
-    # target is not written in (never the target's either). So do the short pieces of a script when each of them
-    # and their line have the target on top: every step of their Viterbi pass then favours the target, so its
-    # answer is the target for all. The rest gets every probability the second opinions read, in one call.
+    # piece) needs no probability: the cheap top-1 call (`LangId.top1`) settles it, as it does a long piece in a
+    # script the target is not written in (never the target's either). So do the short pieces of a script when each
+    # of them and their line have the target on top: every step of their Viterbi pass then favours the target, so
+    # its answer is the target for all. The rest gets every probability the second opinions read, in one call.
     scripts = _SCRIPTS.get(target or "", _LATIN_ONLY)
     free = [
         i for i in open_pieces if parts[i].langs is None and not parts[i].romanised and parts[i].words >= SHORT_WORDS

