@@ -33,6 +33,8 @@ from service.models import ItemResult, Message, ScoreItem, ScoreRequest, ScoreRe
 from service.pool import VerifierPool, call_verifier
 from service.profiles import Recipe, resolve
 from service.settings import Settings
+from verifiers.shaping import completion_length
+from verifiers.tags import THINK_TAGS, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
 log = logging.getLogger("aha.engine")
@@ -254,9 +256,8 @@ class Engine:
         text = message_text(item.completion, ("assistant",))
         prompt = message_text(item.prompt, ())
         plan.text = text
-        plan.length = item.length if item.length is not None else len(text)
-        plan.length_unit = "tokens" if item.length is not None else "chars"
-        plan.think_prefilled = prompt.rstrip().endswith("<think>")
+        plan.length, plan.length_unit = completion_length(text, item.length)
+        plan.think_prefilled = think_prefilled({}, prompt, THINK_TAGS[0])
         if item.task not in self.registry.tasks:
             plan.error = f"unknown task {item.task!r}; known: {', '.join(sorted(self.registry.tasks))}"
             return plan

@@ -19,7 +19,6 @@ class Profile:
     name: str
     weights: Mapping[str, float]
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    description: str = ""
 
 
 def _frozen(**weights: float) -> Mapping[str, float]:
@@ -28,21 +27,20 @@ def _frozen(**weights: float) -> Mapping[str, float]:
 
 PROFILES: Mapping[str, Profile] = MappingProxyType(
     {
-        "accuracy": Profile("accuracy", _frozen(accuracy=1.0), description="accuracy only, in [0, 1]"),
-        "format": Profile("format", _frozen(format=1.0), description="format only (R1-Zero layout by default)"),
-        "r1-zero": Profile(
-            "r1-zero",
-            _frozen(accuracy=1.0, format=1.0),
-            {"format": {"layout": "r1-zero"}},
-            "DeepSeek-R1-Zero: accuracy + <think>…</think><answer>…</answer> format, in [0, 2]",
-        ),
+        # accuracy only, in [0, 1]
+        "accuracy": Profile("accuracy", _frozen(accuracy=1.0)),
+        # format only (R1-Zero layout by default)
+        "format": Profile("format", _frozen(format=1.0)),
+        # DeepSeek-R1-Zero: accuracy + <think>…</think><answer>…</answer> format, in [0, 2]
+        "r1-zero": Profile("r1-zero", _frozen(accuracy=1.0, format=1.0), {"format": {"layout": "r1-zero"}}),
+        # DeepSeek-R1: accuracy + <think>…</think> summary format + language consistency, in [0, 3]
         "r1": Profile(
             "r1",
             _frozen(accuracy=1.0, format=1.0, language=1.0),
             # R1's layout ends in a model-written summary: hiding the reasoning there must not escape the reward.
             {"format": {"layout": "r1"}, "language": {"scope": "response"}},
-            "DeepSeek-R1: accuracy + <think>…</think> summary format + language consistency, in [0, 3]",
         ),
+        # DAPO: accuracy mapped to ±1 (2·a − 1) + soft overlong penalty in [−1, 0]
         "dapo": Profile(
             "dapo",
             _frozen(accuracy=1.0, overlong=1.0),
@@ -50,7 +48,6 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                 "accuracy": {"signed": True},
                 "overlong": {"max_length": 20480, "buffer": 4096, "penalty_factor": 1.0},
             },
-            "DAPO: accuracy mapped to ±1 (2·a − 1) + soft overlong penalty in [−1, 0]",
         ),
     }
 )

@@ -172,8 +172,6 @@ Node = (
     | Reals
 )
 
-SCALAR_TYPES = (Num, Sym, Const, Add, Mul, Div, Neg, Pow, Func, Percent, Degree)
-
 
 def walk(node: Node):
     """Yield every node of the tree, depth first (iteratively, so deep trees cannot overflow the stack)."""

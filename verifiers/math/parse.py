@@ -454,7 +454,6 @@ class Parser:
         self.toks = toks
         self.i = 0
         self.depth = 0
-        self.abs_depth = 0
 
     # -- token helpers
     def peek(self, k: int = 0) -> Tok:
@@ -807,18 +806,14 @@ class Parser:
                     return Seq("{", "}", node.items)
                 return node
             if x == "|":
-                self.abs_depth += 1
                 node = self.parse_add()
-                self.abs_depth -= 1
                 self.expect("op", "|")
                 return Func("abs", (node,))
             raise ParseError(f"unexpected {x!r}")
         if k == "cmd":
             return self._command(x)
         if k == "lbar":
-            self.abs_depth += 1
             node = self.parse_add()
-            self.abs_depth -= 1
             self.expect("op", "|")
             return Func("abs", (node,))
         if k == "deg":
