@@ -31,7 +31,7 @@ from service.fair import FairSlots
 from service.metrics import Metrics
 from service.models import ItemResult, Message, ScoreItem, ScoreRequest, ScoreResponse, ScoreStats
 from service.pool import VerifierPool, call_verifier
-from service.profiles import Recipe, resolve
+from service.profiles import RewardRecipe, resolve
 from service.settings import Settings
 from verifiers.shaping import completion_length
 from verifiers.tags import THINK_TAGS, think_prefilled
@@ -151,7 +151,7 @@ class Engine:
         """Items accepted and not yet answered."""
         return self._in_flight_items
 
-    def recipe(self, request: ScoreRequest) -> Recipe:
+    def recipe(self, request: ScoreRequest) -> RewardRecipe:
         """The request's profile with its overrides; RecipeError (a 422) when they make no sense."""
         if json_depth(request.options, self.settings.max_json_depth) > self.settings.max_json_depth:
             raise RecipeError(f"options are nested deeper than the limit of {self.settings.max_json_depth} levels")
@@ -181,7 +181,7 @@ class Engine:
             self._in_flight_items -= count
             self.metrics.queue_depth.set(self._in_flight_items)
 
-    async def _score(self, request: ScoreRequest, recipe: Recipe, lane: object) -> ScoreResponse:
+    async def _score(self, request: ScoreRequest, recipe: RewardRecipe, lane: object) -> ScoreResponse:
         started = time.perf_counter()
         plans = [self._safe_plan(i, item, recipe) for i, item in enumerate(request.items)]
         jobs: dict[str, Job] = {}
@@ -241,7 +241,7 @@ class Engine:
 
     # -- planning ---------------------------------------------------------------------------------------------
 
-    def _safe_plan(self, index: int, item: ScoreItem, recipe: Recipe) -> Plan:
+    def _safe_plan(self, index: int, item: ScoreItem, recipe: RewardRecipe) -> Plan:
         try:
             return self._plan(index, item, recipe)
         except Exception as exc:  # noqa: BLE001 - one item's surprise stays on that item
@@ -250,7 +250,7 @@ class Engine:
             plan.error = f"could not plan this item: {type(exc).__name__}: {exc}"[:300]
             return plan
 
-    def _plan(self, index: int, item: ScoreItem, recipe: Recipe) -> Plan:
+    def _plan(self, index: int, item: ScoreItem, recipe: RewardRecipe) -> Plan:
         plan = Plan(id=item.id if item.id is not None else str(index), task=item.task)
         s = self.settings
         text = message_text(item.completion, ("assistant",))

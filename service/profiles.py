@@ -54,7 +54,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
 
 
 @dataclass(frozen=True)
-class Recipe:
+class RewardRecipe:
     """A profile resolved against one request: the final weights and per-component options."""
 
     profile: str
@@ -67,7 +67,7 @@ def resolve(
     weights: Mapping[str, float] | None,
     options: Mapping[str, Mapping[str, Any]] | None,
     known_components: set[str],
-) -> Recipe:
+) -> RewardRecipe:
     """Merge a named profile with a request's inline weights and options; ValueError says what is wrong."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; known: {', '.join(sorted(PROFILES))}")
@@ -87,4 +87,4 @@ def resolve(
         if name not in known_components:
             raise ValueError(f"unknown component {name!r} in options; known: {', '.join(sorted(known_components))}")
         opts.setdefault(name, {}).update(value)
-    return Recipe(profile, MappingProxyType(merged), MappingProxyType(opts))
+    return RewardRecipe(profile, MappingProxyType(merged), MappingProxyType(opts))
