@@ -177,10 +177,11 @@ class Registry:
             unknown = sorted(set(values) - valid)
             if unknown:
                 where = f" for task {task!r}" if component == "accuracy" and task is not None else ""
-                problems.append(
-                    f"unknown option(s) {', '.join(map(repr, unknown))} for {component}{where}; "
-                    f"valid: {', '.join(sorted(valid))}"
-                )
+                # A bounded reason, whatever the client sent: the first few keys, cut to a readable length.
+                named = ", ".join(repr(k[:40]) for k in unknown[:5])
+                if len(unknown) > 5:
+                    named += f" (+{len(unknown) - 5} more)"
+                problems.append(f"unknown option(s) {named} for {component}{where}; valid: {', '.join(sorted(valid))}")
         return "; ".join(problems) or None
 
     def pool_modules(self) -> list[str]:
