@@ -45,11 +45,12 @@ A run of pinyin or romanised Korean is marked (`Piece.romanised`), since lid.176
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 # Characters per word unit for scripts written without spaces (see the module docstring).
 CJK_CHARS_PER_WORD = 1.5
@@ -373,6 +374,51 @@ def _word_char(ch: str) -> bool:
 _CHAR_TABLE: list[int | str] = _char_table()
 
 
+# From this many characters on, a non-ASCII text is mapped through the table in numpy (`_translate`).
+_ARRAY_TRANSLATE_MIN = 256
+
+
+# In `_char_arrays`' table: the character folds to several characters (ﬁ → fi), which an array cannot say.
+_SEVERAL = 0xFFFFFFFF
+
+
+@functools.lru_cache(maxsize=1)
+def _char_arrays() -> tuple[Any, Any]:
+    """numpy and `_CHAR_TABLE` as an array of code points (`_SEVERAL` where the table gives several characters,
+    the NFKC folds such as ﬁ → fi): built once, on first use, and never mutated. Raises ImportError without numpy."""
+    import numpy as np
+
+    lut = np.arange(0x10000, dtype=np.uint32)
+    for code, value in enumerate(_CHAR_TABLE):
+        if isinstance(value, int):
+            lut[code] = value
+        else:
+            lut[code] = ord(value) if len(value) == 1 else _SEVERAL
+    lut.flags.writeable = False
+    return np, lut
+
+
+def _translate(text: str) -> str:
+    """`text.translate(_CHAR_TABLE)`, the same string. On a long non-ASCII text (Chinese above all) `str.translate`
+    looks every character up through Python objects (about 25 ns each, half a millisecond on 20,000 characters);
+    one array lookup of all the code points does it in a tenth of that. Characters above the BMP stay as they are,
+    as they do in `str.translate` with this table; a text with a multi-character fold takes `str.translate`."""
+    if len(text) < _ARRAY_TRANSLATE_MIN or text.isascii():
+        return text.translate(_CHAR_TABLE)
+    try:
+        np, lut = _char_arrays()
+    except ImportError:
+        return text.translate(_CHAR_TABLE)
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if codes.max() < 0x10000:
+        mapped = lut.take(codes, mode="clip")
+    else:
+        mapped = np.where(codes < 0x10000, lut.take(codes & 0xFFFF), codes)
+    if mapped.max() == _SEVERAL:
+        return text.translate(_CHAR_TABLE)
+    return mapped.tobytes().decode("utf-32-le", "surrogatepass")
+
+
 def extract_cot(completion: str, think: tuple[str, str], prefilled: bool) -> tuple[str, str]:
     """The chain of thought and where it came from (`think_block` | `before_close_tag` | `whole_completion`).
 
@@ -440,7 +486,7 @@ def strip_non_language(text: str) -> str:
     for trigger, pattern, residue in _STRIP_PASSES:
         if trigger in text:
             text = pattern.sub(" " if residue is None else residue, text)
-    text = text.translate(_CHAR_TABLE)
+    text = _translate(text)
     # The table has done the BMP; only characters above it (emoji, mathematical letters NFKC left) need the regex.
     return _NON_WORD_RE.sub(" ", text) if astral else text
 

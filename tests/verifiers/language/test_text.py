@@ -304,3 +304,20 @@ def test_hostile_thought_tags_stay_fast(hostile: str, prefilled: bool) -> None:
     extract_cot(hostile, THINK, prefilled)
     response_text(hostile, THINK)
     assert time.perf_counter() - start < 1.0
+
+
+def test_the_array_translation_is_str_translate() -> None:
+    import random
+
+    from verifiers.language import text
+
+    rng = random.Random(9)
+    ranges = [(0, 0x7F), (0x80, 0xFFFF), (0x10000, 0x10FFFF), (0x4E00, 0x9FFF), (0xFF00, 0xFFEF), (0xD800, 0xDFFF)]
+    samples = [
+        "".join(chr(rng.randint(*rng.choices(ranges, weights)[0])) for _ in range(rng.randint(200, 900)))
+        for weights in ([rng.random() for _ in ranges] for _ in range(500))
+    ]
+    # A multi-character fold (ﬁ), astral letters, fullwidth ones.
+    samples += ["数学" * 200 + "ﬁnal", "数学。" * 200 + "𝐅𝐢𝐫𝐬𝐭", "Ａｂｃ，" * 100]
+    for sample in samples:
+        assert text._translate(sample) == sample.translate(text._CHAR_TABLE)
