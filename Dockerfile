@@ -21,11 +21,16 @@ RUN apt-get update \
 RUN python3 -m venv /opt/aha
 ENV PATH=/opt/aha/bin:$PATH LANG=C.UTF-8
 
-# The checkout is bound for this one step, not copied: the image holds the installed package only, so nothing
-# imports a stray source tree from the working directory.
+# The dependencies first, from pyproject.toml alone (a layer that only a change of dependencies rebuilds), then the
+# package. The checkout is bound for those steps, never copied: the image holds the installed package only, so
+# nothing imports a stray source tree from the working directory.
+RUN --mount=type=bind,source=pyproject.toml,target=/tmp/deps/pyproject.toml --mount=type=secret,id=ca \
+    if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi \
+    && cd /tmp && cp -r deps /tmp/stub && touch /tmp/stub/README.md \
+    && pip install --no-cache-dir --disable-pip-version-check /tmp/stub && pip uninstall -y -q aha && rm -rf /tmp/stub
 RUN --mount=type=bind,target=/src,rw --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi \
-    && pip install --no-cache-dir --disable-pip-version-check /src
+    && pip install --no-cache-dir --disable-pip-version-check --no-deps /src && pip check
 WORKDIR /var/lib/aha
 
 ENV AHA_LOG_LEVEL=info

@@ -34,7 +34,7 @@ def test_dockerfile_installs_what_run_installs_and_serves_the_exposed_port():
     assert "EXPOSE 8000" in dockerfile
     # the checkout is bound for the install step (never copied into a layer), pip's CA only as a build secret
     assert "RUN --mount=type=bind,target=/src,rw --mount=type=secret,id=ca" in dockerfile
-    assert "pip install --no-cache-dir --disable-pip-version-check /src" in dockerfile
+    assert "pip install --no-cache-dir --disable-pip-version-check --no-deps /src" in dockerfile
     assert "COPY" not in dockerfile and "ca-certificates.crt" not in dockerfile.split("FROM", 1)[1]
 
 
