@@ -190,9 +190,8 @@ def _prose_count(tokens: list[str], stop: frozenset[str]) -> int:
 _WORDISH_RE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
 
 
-def _math_residue(match: re.Match[str]) -> str:
+def _math_residue(span: str) -> str:
     """What of a math span carries language: runs of prose (text commands included) and non-Latin letters."""
-    span = match.group()
     if span.isascii() and len(_WORDISH_RE.findall(span)) < 2:
         return " "
     kept = _prose_runs(span, 2, _MATH_WORDS)
@@ -203,9 +202,8 @@ def _math_residue(match: re.Match[str]) -> str:
     return f"{joiner}{joiner.join(kept)}{joiner}"
 
 
-def _code_residue(match: re.Match[str]) -> str:
+def _code_residue(span: str) -> str:
     """What of a code span carries language: its prose lines, comments and strings, and non-Latin letters."""
-    span = match.group()
     if span.isascii() and sum(1 for w in _WORDISH_RE.findall(span) if w.lower() not in _CODE_WORDS) < 3:
         return " "
     kept = _prose_runs(span, 3, _CODE_WORDS, lines=True)
@@ -213,21 +211,19 @@ def _code_residue(match: re.Match[str]) -> str:
     return "\n" + "\n".join(kept) + "\n" if kept else " "
 
 
-def _url_residue(match: re.Match[str]) -> str:
+def _url_residue(span: str) -> str:
     """What of a URL carries language: a path of `_URL_PROSE` or more words (reasoning written as a slug,
     "first-we-add-the-two-numbers-then-divide-by-five") and non-Latin letters; the host and an ordinary slug
     ("compute-the-mean-of-a-list") are a name."""
-    span = match.group()
     path = span.split("://", 1)[-1].partition("/")[2]
     words = _URL_SPLIT_RE.sub(" ", path).split()
     if _prose_count(words, _URL_WORDS) >= _URL_PROSE:
         return f" {' '.join(words)} "
-    return _foreign_residue(match)
+    return _foreign_residue(span)
 
 
-def _foreign_residue(match: re.Match[str]) -> str:
+def _foreign_residue(span: str) -> str:
     """What of an e-mail address or a link carries language: its runs of non-Latin letters."""
-    span = match.group()
     if span.isascii():
         return " "
     kept = _FOREIGN_RE.findall(span)
@@ -293,30 +289,30 @@ _MAIL_CHAR = r"[\w.+-]"  # the local part may be in any script (`学生@example.
 # from candidate to candidate instead of trying every alternative at every character, which is what keeps the
 # whole step far below fastText's own cost. Unterminated blocks (a truncated completion) run to the end. A pass
 # either replaces its match with a space (None: nothing in it can carry language) or with what of it does.
-_STRIP_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], str] | None], ...] = (
+_STRIP_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[str], str] | None], ...] = (
     # A block runs to its first closing delimiter (or the end): the body is scanned in runs of characters that
     # cannot start one (possessive, so nothing is retried), which costs a fraction of a lazy `[\s\S]*?`.
-    ("```", re.compile(r"```(?:[^`]++|`(?!``))*+(?:```|\Z)"), _code_residue),
-    ("~~~", re.compile(r"~~~(?:[^~]++|~(?!~~))*+(?:~~~|\Z)"), _code_residue),
-    ("$$", re.compile(r"\$\$(?:[^$]++|\$(?!\$))*+(?:\$\$|\Z)"), _math_residue),
-    ("\\[", re.compile(r"\\\[(?:[^\\]++|\\(?!\]))*+(?:\\\]|\Z)"), _math_residue),
+    ("```", re.compile(r"(```(?:[^`]++|`(?!``))*+(?:```|\Z))"), _code_residue),
+    ("~~~", re.compile(r"(~~~(?:[^~]++|~(?!~~))*+(?:~~~|\Z))"), _code_residue),
+    ("$$", re.compile(r"(\$\$(?:[^$]++|\$(?!\$))*+(?:\$\$|\Z))"), _math_residue),
+    ("\\[", re.compile(r"(\\\[(?:[^\\]++|\\(?!\]))*+(?:\\\]|\Z))"), _math_residue),
     (
         "\\begin{",
-        re.compile(rf"\\begin\{{((?:{_MATH_ENVIRONMENTS})\*?)\}}[\s\S]*?(?:\\end\{{\1\}}|\Z)"),
+        re.compile(rf"(\\begin\{{((?:{_MATH_ENVIRONMENTS})\*?)\}}[\s\S]*?(?:\\end\{{\2\}}|\Z))"),
         _math_residue,
     ),
     # Inline delimiters stop at the line's end, so an unclosed one cannot rescan the line from every later start.
-    ("\\(", re.compile(r"\\\((?:[^\\\n]++|\\(?!\)))*+(?:\\\)|$)", re.MULTILINE), _math_residue),
-    ("$", re.compile(r"\$[^$\n]+\$"), _math_residue),
-    ("`", re.compile(r"`[^`\n]+`"), _code_residue),
-    ("://", re.compile(rf"(?:https?|ftp|file)://{_URL_CHAR}*"), _url_residue),
-    ("www.", re.compile(rf"www\.{_URL_CHAR}+"), _url_residue),
+    ("\\(", re.compile(r"(\\\((?:[^\\\n]++|\\(?!\)))*+(?:\\\)|$))", re.MULTILINE), _math_residue),
+    ("$", re.compile(r"(\$[^$\n]+\$)"), _math_residue),
+    ("`", re.compile(r"(`[^`\n]+`)"), _code_residue),
+    ("://", re.compile(rf"((?:https?|ftp|file)://{_URL_CHAR}*)"), _url_residue),
+    ("www.", re.compile(rf"(www\.{_URL_CHAR}+)"), _url_residue),
     # The lookbehind starts a match only at the start of a token, keeping a long token without "@" linear.
-    ("@", re.compile(rf"(?<!{_MAIL_CHAR}){_MAIL_CHAR}+@[0-9{_LATIN}-]+\.[0-9.{_LATIN}-]+"), _foreign_residue),
-    ("<", re.compile(r"</?[A-Za-z][\w:.-]*(?:\s[^<>\n]{0,200})?/?>|<\|[^|\n]{0,64}\|>"), _code_residue),
+    ("@", re.compile(rf"((?<!{_MAIL_CHAR}){_MAIL_CHAR}+@[0-9{_LATIN}-]+\.[0-9.{_LATIN}-]+)"), _foreign_residue),
+    ("<", re.compile(r"(</?[A-Za-z][\w:.-]*(?:\s[^<>\n]{0,200})?/?>|<\|[^|\n]{0,64}\|>)"), _code_residue),
     # A LaTeX command outside math (\textbf, \boxed) and the name of any environment; the words of arguments stay.
     # Only ASCII letters make a command name, so `\中` loses its backslash (a symbol), not its letter.
-    ("\\", re.compile(r"\\(?:begin|end)\s*\{[A-Za-z]*\*?\}|\\[A-Za-z]+\*?"), None),
+    ("\\", re.compile(r"(\\(?:begin|end)\s*\{[A-Za-z]*\*?\}|\\[A-Za-z]+\*?)"), None),
 )
 
 
@@ -474,6 +470,22 @@ def response_text(completion: str, think: tuple[str, str]) -> str:
     return completion.replace(open_tag, "\n").replace(close_tag, "\n")
 
 
+def _strip_pass(pattern: re.Pattern[str], residue: Callable[[str], str] | None, text: str) -> str:
+    """`pattern.sub` with `residue` of each match (group 1 is the whole match), through one `split`: no match
+    object and no call from C into Python per match, which is most of a pass's cost on a text full of `$…$`."""
+    parts = pattern.split(text)
+    if len(parts) == 1:
+        return text
+    step = pattern.groups + 1
+    between = parts[0::step]
+    if residue is None:
+        return " ".join(between)
+    joined: list[str] = [""] * (2 * len(between) - 1)
+    joined[0::2] = between
+    joined[1::2] = [residue(span) for span in parts[1::step]]
+    return "".join(joined)
+
+
 def strip_non_language(text: str) -> str:
     """`text` without math, code, links, tags and LaTeX commands, with sentence ends turned into line breaks and
     digits, formula characters and punctuation into spaces (see the module docstring)."""
@@ -485,7 +497,7 @@ def strip_non_language(text: str) -> str:
         text = _ASTRAL_COMPAT_RE.sub(_fold, text)
     for trigger, pattern, residue in _STRIP_PASSES:
         if trigger in text:
-            text = pattern.sub(" " if residue is None else residue, text)
+            text = _strip_pass(pattern, residue, text)
     text = _translate(text)
     # The table has done the BMP; only characters above it (emoji, mathematical letters NFKC left) need the regex.
     return _NON_WORD_RE.sub(" ", text) if astral else text
