@@ -9,6 +9,7 @@ without cgroups, in a cold sandbox with rlimits only (`cold.run_direct`).
 from __future__ import annotations
 
 import logging
+import os
 
 from sandboxes import cgroups, slots
 from sandboxes.bwrap import cold, warm
@@ -28,6 +29,9 @@ class BwrapSandbox:
 
     def run(self, spec: RunSpec) -> RunResult:
         """Run `spec` isolated; never raises (our failures come back as `sandbox_error`)."""
+        refused = _noexec_program(spec)
+        if refused:
+            return RunResult(RunStatus.SANDBOX_ERROR, reason=refused)
         try:
             with slots.run_slot(self.settings.slots, self.settings.runtime_dir) as slot:
                 return self._run(spec, slot)
@@ -45,3 +49,23 @@ class BwrapSandbox:
             if result is not None:
                 return result
         return cold.run_launched(spec, slot, self.settings)
+
+
+def _noexec_program(spec: RunSpec) -> str:
+    """Why a program in the box cannot be exec'd ('' when it can): its dir is on a noexec mount.
+
+    The exec would fail with Permission denied and look like the program's own failure, a wrong answer: Docker
+    mounts /dev/shm noexec, for one. Interpreted programs (`python3 /box/main.py`) only read the box and still run.
+    """
+    if spec.box is None or not spec.argv or not str(spec.argv[0]).startswith("/box/"):
+        return ""
+    try:
+        noexec = bool(os.statvfs(spec.box).f_flag & os.ST_NOEXEC)
+    except OSError:
+        return ""
+    if not noexec:
+        return ""
+    return (
+        "the program dir is on a noexec mount, so the program cannot start: "
+        "set AHA_SANDBOX_WORK_DIR to a dir that allows exec"
+    )
