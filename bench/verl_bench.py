@@ -6,7 +6,8 @@ Both paths go through verl 0.9's own ``RewardLoopWorker.compute_score_batch`` on
 
 - per-sample: verl's ``naive`` manager calling ``service.integrations.verl.compute_score`` once per sample from its
   thread pool (a reused HTTP client);
-- batch: ``AhaRewardManager``, one ``/v1/score`` request for the worker's samples.
+- batch: ``AhaRewardManager``, one ``/v1/score`` request for the worker's samples;
+- for reference, the per-sample path with a new HTTP client per call (what the adapter did before it kept one).
 
 Every completion carries a nonce per path, so neither path is served from the other's cache entries.
 """
@@ -27,6 +28,17 @@ from tests.conftest import start_aha, stop_aha  # noqa: E402
 from tests.trainers.conftest import score_requests  # noqa: E402
 from tests.trainers.tokenizer import save_tokenizer  # noqa: E402
 from tests.trainers.verl_batch import AHA_MANAGER, make_batch, reward_config  # noqa: E402
+
+
+def compute_score_fresh_client(data_source, solution_str, ground_truth, extra_info=None, **kwargs):
+    """``compute_score`` with a new HTTP client per call (verl loads this file by path as the reward function)."""
+    from service.client import AhaClient
+    from service.integrations import verl
+
+    settings = verl.settings_from(kwargs)
+    with AhaClient(settings.url, timeout_s=settings.timeout_s) as client:
+        response = client.score([verl.item(0, solution_str, ground_truth, extra_info, settings)], **settings.request())
+    return verl.as_verl(response["results"][0], settings.components)
 
 
 def samples(n: int, nonce: str) -> list[tuple[str, str, dict, float]]:
@@ -59,13 +71,19 @@ def main() -> None:
     try:
         kwargs = {"url": server.url, "profile": "r1-zero"}
         custom = {"path": "pkg://service.integrations.verl", "name": "compute_score", "reward_kwargs": kwargs}
-        per_sample = RewardLoopWorker(reward_config(tokenizer_dir, {"source": "register", "name": "naive"}, custom))
-        batch = RewardLoopWorker(reward_config(tokenizer_dir, AHA_MANAGER, reward_kwargs=kwargs))
-        run(per_sample, tokenizer_dir, 16, "warm-a", server.url)  # connections, imports, worker pools
-        run(batch, tokenizer_dir, 16, "warm-b", server.url)
+        naive = {"source": "register", "name": "naive"}
+        fresh = {**custom, "path": str(Path(__file__).resolve()), "name": "compute_score_fresh_client"}
+        configs = {
+            "per-sample (naive + compute_score)": reward_config(tokenizer_dir, naive, custom),
+            "batch (AhaRewardManager)": reward_config(tokenizer_dir, AHA_MANAGER, reward_kwargs=kwargs),
+            "per-sample, new client per call": reward_config(tokenizer_dir, naive, fresh),
+        }
+        paths = {name: RewardLoopWorker(config) for name, config in configs.items()}
+        for i, worker in enumerate(paths.values()):
+            run(worker, tokenizer_dir, 16, f"warm-{i}", server.url)  # connections, imports, worker pools
         rows = []
-        for name, worker in (("per-sample (naive + compute_score)", per_sample), ("batch (AhaRewardManager)", batch)):
-            seconds, requests, right = run(worker, tokenizer_dir, args.samples, name.split()[0], server.url)
+        for i, (name, worker) in enumerate(paths.items()):
+            seconds, requests, right = run(worker, tokenizer_dir, args.samples, f"path-{i}", server.url)
             rows.append((name, seconds, requests, right))
     finally:
         stop_aha(server)
@@ -73,7 +91,8 @@ def main() -> None:
     print(f"{'path':38} {'seconds':>8} {'ms/sample':>10} {'requests':>9} {'rewards right':>14}")
     for name, seconds, requests, right in rows:
         print(f"{name:38} {seconds:8.3f} {1000 * seconds / args.samples:10.3f} {requests:9d} {str(right):>14}")
-    print(f"ratio per-sample / batch: {rows[0][1] / rows[1][1]:.1f}x")
+    print(f"ratio per-sample / batch: {rows[0][1] / rows[1][1]:.1f}x; new client per call / batch: "
+          f"{rows[2][1] / rows[1][1]:.1f}x")
 
 
 if __name__ == "__main__":
