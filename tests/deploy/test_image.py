@@ -69,6 +69,9 @@ def test_program_dirs_on_dockers_noexec_dev_shm_are_reported(engine: str):
     with api_container(*BWRAP_FLAGS, "-e", "AHA_SANDBOX_WORK_DIR=/dev/shm/aha-work") as url:
         sandbox = _sandbox(url)
         assert sandbox["usable"] is False and "noexec" in sandbox["reason"], sandbox
+        # the silent wrong reward: a correct C program judged wrong because /box/main could not start
+        result = probe.score(url, KEY, [probe.code_item("c", "c", probe.SUM_PROGRAMS["c"])])[0]
+        assert result["reward"] is None and result["status"] == "sandbox_error", result
 
 
 def test_plain_docker_run_with_the_compose_grants_judges_right(engine: str):
