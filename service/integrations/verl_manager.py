@@ -1,10 +1,11 @@
 """A verl 0.9 reward-loop manager that scores the samples of a reward worker in one Aha request.
 
 verl 0.9's trainer computes rule-based rewards in its reward loop: each ``RewardLoopWorker`` calls its manager's
-``run_single`` once per sample, all of a batch's samples at once (``compute_score_batch``) or as rollouts finish
-(the agent loop's streaming reward). ``AhaRewardManager`` queues what arrives in the same turn of the worker's event
-loop (plus ``linger_ms``) and sends it as one ``/v1/score`` request over a client it keeps: one request per worker
-per reward step instead of one per sample. In a verl config::
+``run_single`` once per sample, either for all of a batch's samples at once (``compute_rm_score`` →
+``compute_score_batch``) or as each rollout finishes (the agent loop's streaming reward, verl's default without a
+reward model). ``AhaRewardManager`` queues what arrives within ``linger_ms`` and sends it as one ``/v1/score``
+request over a client it keeps: for a whole batch, one request per worker per step; streaming, one request per
+window of rollouts that finished together, instead of one per sample. In a verl config::
 
     reward:
       num_workers: 1                      # one request per step (N workers: N requests, in parallel)
@@ -17,7 +18,7 @@ per reward step instead of one per sample. In a verl config::
         url: http://127.0.0.1:8000
         profile: r1-zero
 
-``reward_kwargs`` takes the keys of ``service.integrations.verl.Settings`` plus ``linger_ms`` (default 5) and
+``reward_kwargs`` takes the keys of ``service.integrations.verl.Settings`` plus ``linger_ms`` (default 20) and
 ``max_batch`` (default 4096); an unknown key raises when the manager is built. The prompt is decoded with its
 special tokens, so a chat template that opens ``<think>`` is seen by the format and language components.
 """
@@ -70,7 +71,8 @@ class AhaRewardManager(RewardManagerBase):
         super().__init__(config, tokenizer, compute_score)
         raw = _reward_kwargs(config)
         self.settings = Settings.make(raw, ignore=frozenset(MANAGER_KEYS))
-        self.linger_s = float(raw.get("linger_ms", 5)) / 1000.0
+        # A reward step waits this much once; a streaming rollout batches the rollouts that finish this close.
+        self.linger_s = float(raw.get("linger_ms", 20)) / 1000.0
         self.max_batch = int(raw.get("max_batch", 4096))
         if self.linger_s < 0 or self.max_batch < 1:
             raise ValueError("linger_ms must be >= 0 and max_batch >= 1")

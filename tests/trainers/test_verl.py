@@ -128,9 +128,17 @@ def test_reward_loop_manager_on_ray(aha_url, tokenizer_dir):
     config = reward_config(tokenizer_dir, AHA_MANAGER, reward_kwargs={"url": aha_url, "profile": "r1-zero"})
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": "."}})
     try:
+        manager = RewardLoopManager(config)
+        data = make_batch(tokenizer_dir, SAMPLES)
         before = score_requests(aha_url)
-        out = RewardLoopManager(config).compute_rm_score(make_batch(tokenizer_dir, SAMPLES))
+        out = manager.compute_rm_score(data)
         assert score_requests(aha_url) - before == 1
+        # verl's streaming reward, as its agent loop calls it: one remote call per finished rollout
+        worker = manager.reward_loop_workers[0]
+        before = score_requests(aha_url)
+        streamed = ray.get([worker.compute_score.remote(data[i : i + 1]) for i in range(len(data))])
+        assert [s["reward_score"] for s in streamed] == [s[3] for s in SAMPLES]
+        assert score_requests(aha_url) - before < len(SAMPLES)  # rollouts finishing together share a request
     finally:
         ray.shutdown()
     assert out.batch["rm_scores"].sum(dim=1).tolist() == [s[3] for s in SAMPLES]
