@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from service.components import ALL_COMPONENTS
 from service.profiles import PROFILES
+from verifiers.verdict import Status
 
 # The schema lists the names, so a client (and a schema-driven fuzzer) knows which ones are accepted.
 ComponentName = Literal[tuple(sorted(ALL_COMPONENTS))]  # type: ignore[valid-type]
@@ -121,13 +123,18 @@ class ScoreRequest(BaseModel):
         return value
 
 
+# Every status an item can have: the verifiers' statuses and the engine's own `invalid_item` (one vocabulary,
+# listed by the OpenAPI schema).
+ItemStatus = StrEnum("ItemStatus", {**{s.name: s.value for s in Status}, "INVALID_ITEM": "invalid_item"})
+
+
 class ItemResult(BaseModel):
     """The reward of one item and how it was made."""
 
     id: str
     reward: float | None = Field(description="Weighted sum of components; null when a verdict is undecided")
     components: dict[str, float | None]
-    status: str
+    status: ItemStatus  # type: ignore[valid-type]
     reason: str
     details: dict[str, Any]
     advantage: float | None = None

@@ -95,7 +95,13 @@ def call_verifier(module_path: str, attempt: Attempt) -> dict:
         return Verdict(0.0, Status.VERIFIER_ERROR, f"verifier raised {type(exc).__name__}: {exc}"[:300]).to_dict()
     if not isinstance(verdict, Verdict):
         return Verdict(0.0, Status.VERIFIER_ERROR, f"verifier returned {type(verdict).__name__}").to_dict()
+    if verdict.status not in _STATUSES:  # one vocabulary: the API lists every status an item can have
+        why = f"verifier returned an unknown status {verdict.status!r:.50}"
+        return Verdict(0.0, Status.VERIFIER_ERROR, why).to_dict()
     return verdict.to_dict()
+
+
+_STATUSES = frozenset(s.value for s in Status)
 
 
 def _error(reason: str, status: str = Status.VERIFIER_ERROR) -> dict:
