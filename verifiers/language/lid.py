@@ -315,7 +315,7 @@ class Lid:
         hidden = self.hidden(lines)
         out = np.zeros(hidden.shape[0], dtype=np.int64)
         todo = np.arange(hidden.shape[0])
-        for group in (likely, tuple(j for j in self._common if j not in likely)):
+        for group in (likely, tuple(j for j in self._common if j not in likely) if likely else self._common):
             if group and todo.size:
                 found, label = self._sure_among(hidden[todo], group)
                 out[todo[found]] = label[found]

@@ -655,6 +655,8 @@ _MAX_NAMES = 2
 _SPELLED_MIN = 8
 _ONE_LETTER_WORDS = frozenset("a A I à è é ò ù o e".split())
 _SPELLED_GAP_RE = re.compile(r"(?<=\S) (?=\S)")
+# A one-letter token that is not a word (split's notion of a token: `\s` is str.split's white space).
+_LONE_LETTER_RE = re.compile(rf"(?<!\S)[^\s{''.join(sorted(_ONE_LETTER_WORDS))}](?!\S)")
 _NAME_CONTEXT = 4.0
 
 
@@ -734,7 +736,7 @@ def _spaced_piece(family: str, run: str) -> Piece | None:
         run = " ".join(tokens)
     if family == "latin" and len(tokens) > 1:
         # One Latin letter next to words is a variable ("So x", "then y"), unless it is a word.
-        if min(map(len, tokens)) == 1:
+        if _LONE_LETTER_RE.search(run):
             tokens = [t for t in tokens if len(t) > 1 or t in _ONE_LETTER_WORDS]
         run = " ".join(tokens)
     if not tokens:
@@ -743,7 +745,10 @@ def _spaced_piece(family: str, run: str) -> Piece | None:
     # A run whose first word is a real word is not symbolic (`_is_symbolic` would stop there): no call.
     if (len(tokens) == 1 or len(first) == 1 or first.lower() in _MATH_WORDS) and _is_symbolic(tokens):
         return None
-    romanised = _romanised(tokens) if family == "latin" and len(tokens) >= _ROMANISED_MIN else None
+    romanised = None
+    # Neither romanisation writes "th" (`_romanised`'s first test): most English runs stop here, without a call.
+    if family == "latin" and len(tokens) >= _ROMANISED_MIN and "th" not in run.lower():
+        romanised = _romanised(tokens)
     return Piece(family, run.strip(), float(len(tokens)), _SCRIPT_LANGUAGES.get(family), romanised)
 
 
