@@ -113,6 +113,9 @@ async def get_reward(
             return JSONResponse({"detail": f"{name} has {len(values)} entries, query has {n}"}, status_code=422)
     prompts = body.prompts or [None] * n
     labels = body.labels or [None] * n
+    if task not in engine.registry.tasks:  # a misspelt ?task= would make every reward a silent 0.0
+        known = ", ".join(sorted(engine.registry.tasks))
+        return JSONResponse({"detail": f"unknown task {task!r}; known: {known}"}, status_code=422)
     if engine.registry.tasks.get(task) is not None and all(label is None for label in labels):
         # Without references every item would be invalid and OpenRLHF would train on a wall of 0.0 rewards.
         return JSONResponse(

@@ -63,6 +63,8 @@ def test_no_labels_is_a_422_not_silent_zeros(url):
     for body in ({"query": [GOOD]}, {"query": [GOOD, GOOD], "labels": [None, None]}):
         r = httpx.post(url + "/get_reward", json=body, timeout=30)
         assert r.status_code == 422 and "needs references" in r.json()["detail"], r.text
+    typo = httpx.post(url + "/get_reward", params={"task": "maths"}, json={"query": [GOOD], "labels": ["4"]})
+    assert typo.status_code == 422 and "unknown task 'maths'; known: code, format, math" in typo.text
     fmt = httpx.post(url + "/get_reward", params={"task": "format", "profile": "format"}, json={"query": [GOOD]})
     assert fmt.status_code == 200 and fmt.json()["rewards"] == [1.0]
 
