@@ -47,7 +47,9 @@ Hard shapes (issue 12), all with near misses in `tests/verifiers/math/shapes.jso
   full-width and circled characters) is repaired on both sides before parsing.
 
 Options (`Attempt.options`):
-- `float_rel_tol` (float, default 1e-6): relative tolerance used only when a side contains a decimal literal.
+- `float_rel_tol` (float, default 0: off): relative tolerance used only when a side contains a decimal literal;
+  without it a decimal is the exact value it writes (`2^{1009} - 1.0` is not `2^{1009}`), and rounding is judged
+  by the rounding rules (a rounded answer: `rounded_decimals`; a rounded reference: `12.5663706` for `4\\pi`).
 - `budget_s` (float, default 1.0): internal time budget; when it runs out the verdict is `timeout`.
 - `require_boxed` (bool, default False): only a `\\boxed{}` answer counts; anything else is `no_answer`.
 - `rounded_decimals` ("always"/true default, "auto", "never"/false): when a correctly rounded decimal counts;
@@ -90,7 +92,7 @@ from verifiers.math.nodes import Node, Text
 from verifiers.math.parse import MAX_INPUT_CHARS, AmbiguousAnswer, ParseError, parse
 from verifiers.math.repair import repair
 from verifiers.math.sentence import sentence_value
-from verifiers.math.units import unit_conflict, without_unit
+from verifiers.math.units import asked_unit, unit_conflict, without_unit
 from verifiers.tags import THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
@@ -100,7 +102,7 @@ VERSION = "1.2.0"
 # Imported by the worker pool before it forks: the fallback parser is loaded once, not per worker.
 PRELOAD = ("verifiers.math.warm",)
 
-DEFAULT_FLOAT_REL_TOL = 1e-6
+DEFAULT_FLOAT_REL_TOL = 0.0
 DEFAULT_BUDGET_S = 1.0
 MAX_REFERENCE_CHARS = 20_000
 
@@ -259,10 +261,11 @@ def cache_key(attempt: Attempt) -> str:
             answer = found.text
         # JSON, so no field's text can pass for a separator and shift the others
         fields = [answer, ref_text, ref is None, opts.float_rel_tol, opts.budget_s, opts.require_boxed]
-        # the prompt matters only through the variable it asks for and (in "auto" mode) whether it asks for a
-        # rounded value
+        # the prompt matters only through the variable and the unit it asks for and (in "auto" mode) whether it
+        # asks for a rounded value
         asks = opts.rounded_decimals == "auto" and _asks_rounded(attempt.prompt)
         fields += [opts.rounded_decimals, opts.renaming, opts.sentence_number, asks, _asked_unknown(attempt.prompt)]
+        fields.append(asked_unit(attempt.prompt))  # "in feet" and "in meters" judge `12\\text{ m}` differently
         return json.dumps([*fields, think, prefilled], default=repr)
     except Exception:  # noqa: BLE001 - must never raise: fall back to a key of the whole attempt
         return (

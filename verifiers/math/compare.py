@@ -3,7 +3,8 @@
 Order of the checks: structure first (relations, matrices, tuples, sets, intervals), and for scalars exact
 rational arithmetic, then numeric evaluation (complex doubles, retried in mpmath when a value leaves the double
 range or a difference is within rounding noise) at fixed pseudo-random points for the free variables. Tolerance
-is relative, and a loose tolerance (`float_rel_tol`) applies only when a side contains a decimal literal.
+is relative; a decimal is the exact value it writes unless a rounding rule applies (a rounded answer, or a rounded
+reference), and a loose tolerance (`float_rel_tol`, off by default) applies only when a side contains one.
 """
 
 from __future__ import annotations
@@ -141,7 +142,12 @@ def scalar_equal(a: Node, b: Node, ctx: Ctx) -> bool:
         return scalar_equal(a.arg, b.arg, ctx)
     if ap or bp:
         stripped = (a.arg, b) if ap else (a, b.arg)
-        return _core_equal(a, b, ctx) or _core_equal(*stripped, ctx)
+        if _core_equal(a, b, ctx):
+            return True
+        # `14\\%` for 14 reads the sign as a unit; `0.14\\%` for 0.14 is a hundred times too small (below 1 the
+        # plain number is a fraction, and the percent of it another value)
+        plain = _real_value(b if ap else a, ctx)
+        return plain is not None and abs(plain) >= 1 and _core_equal(*stripped, ctx)
     ad, bd = isinstance(a, Degree), isinstance(b, Degree)
     if ad and bd:
         return scalar_equal(a.arg, b.arg, ctx)
@@ -175,7 +181,9 @@ def _core_equal(a: Node, b: Node, ctx: Ctx) -> bool:
         return ia == ib
     if not _is_scalar(a) or not _is_scalar(b):
         return False
-    use_float = has_float(a) or has_float(b)
+    # A tolerance only when the caller asks for one: by default a decimal is the exact value it writes (so
+    # `2^{1009} - 1.0` is not `2^{1009}`), and a rounded decimal passes by the rounding rule alone.
+    use_float = (has_float(a) or has_float(b)) and ctx.float_rel_tol > 0
     ea = _safe_exact(a, ctx)
     eb = _safe_exact(b, ctx)
     if ea is _UNDEF or eb is _UNDEF:
@@ -185,8 +193,8 @@ def _core_equal(a: Node, b: Node, ctx: Ctx) -> bool:
             return True
         if use_float and _close_fraction(ea, eb, ctx.float_rel_tol):
             return True
-        return _rounded_match(a, b, ea, ctx)
-    if _rounded_match(a, b, ea, ctx):
+        return _rounded_match(a, b, ea, ctx) or _rounded_reference(a, b, eb, ctx)
+    if _rounded_match(a, b, ea, ctx) or _rounded_reference(a, b, eb, ctx):
         return True
     return _numeric_equal(a, b, use_float, ctx)
 
@@ -220,18 +228,32 @@ def _rounded_match(ref: Node, ans: Node, ref_exact: Any, ctx: Ctx) -> bool:
     for 10/3). Only an exact reference counts: a decimal reference already carries its own tolerance."""
     if not ctx.rounded_decimals or has_float(ref) or free_symbols(ref):
         return False
-    lit = decimal_literal(ans)
+    return _rounds_to(ans, ref, ref_exact, ctx)
+
+
+def _rounded_reference(ref: Node, ans: Node, ans_value: Any, ctx: Ctx) -> bool:
+    """The reference is a decimal that rounds the answer's value at the reference's own decimals, with at least
+    3 significant digits (`12.5663706` for `4\\pi`, `0.000001234` for `0.0000012340000001`): the data set wrote
+    the exact value rounded, so the exact value answers it."""
+    if free_symbols(ans):
+        return False
+    return _rounds_to(ref, ans, ans_value, ctx)
+
+
+def _rounds_to(literal: Node, other: Node, other_exact: Any, ctx: Ctx) -> bool:
+    """`literal` is a decimal that is `other`'s value correctly rounded at its own decimals (>= 3 significant)."""
+    lit = decimal_literal(literal)
     if lit is None:
         return False
     value, decimals, significant = lit
     if significant < MIN_ROUNDED_DIGITS or decimals > MAX_ROUNDED_DECIMALS:
         return False
     half = Fraction(1, 2 * 10**decimals)
-    if isinstance(ref_exact, Fraction):
-        return abs(ref_exact - value) <= half  # a tie (1/8 as 0.13 or 0.12) is a correct rounding either way
+    if isinstance(other_exact, Fraction):
+        return abs(other_exact - value) <= half  # a tie (1/8 as 0.13 or 0.12) is a correct rounding either way
     be = ctx.mp(200)
     try:
-        v, _ = NumEval(be, {}, ctx.budget).run(ref)
+        v, _ = NumEval(be, {}, ctx.budget).run(other)
     except (Undefined, Overflow, TooLarge):
         return False
     if abs(v.imag) > be.mp.mpf(10) ** -60 * max(abs(v), 1):
@@ -819,7 +841,7 @@ def _proportional(d1: Node, d2: Node, ctx: Ctx, positive: bool) -> bool:
     if _foreign_symbols(d1, d2):
         return False
     syms = sorted(free_symbols(d1) | free_symbols(d2))
-    use_float = has_float(d1) or has_float(d2)
+    use_float = (has_float(d1) or has_float(d2)) and ctx.float_rel_tol > 0
     tol = ctx.float_rel_tol if use_float else 1e-8
     ratio: Any = None
     zeros = 0
@@ -1154,7 +1176,7 @@ def _collection_equiv(ref: Node, ans: Node, ctx: Ctx) -> bool:
                 return False
             return _intervals_equal(ir, ia, ctx)
         return False
-    if kr == "list" and isinstance(ref, Seq) and ref.close == ";" and ka in ("list", "scalar"):
+    if kr == "list" and isinstance(ref, Seq) and ref.close == ";" and ka in ("list", "scalar", "set"):
         # the blanks of a cloze question (`5;10`) are answered in their order
         return _ordered_equal(_items(ref), _items(ans), ctx)
     if kr in ("set", "list", "scalar") and ka in ("set", "list", "scalar"):

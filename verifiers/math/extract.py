@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from verifiers.math.repair import repair
+from verifiers.math.sentence import BLOCKING_WORDS
 from verifiers.tags import ANSWER_TAGS, THINK_TAGS
 
 TAIL_CHARS = 4000  # the non-boxed patterns ("the answer is ...", bold) are searched in this tail only
@@ -185,16 +186,33 @@ def clean_answer(s: str) -> str:
 
 
 def _from_sentence(s: str) -> str:
-    """The answer at the start of a sentence such as `$12$ dollars.` or `12 apples`."""
-    line = s[:300].split("\n", 1)[0].strip()
+    """The answer at the start of a sentence such as `$12$ dollars.` or `12 apples`. What follows the value must
+    not state another one or take it back (`$12$ or $13$`, `12 is wrong`, a next line `or 13`): then the whole
+    sentence is the answer, and the sentence rule finds no single value in it."""
+    lines = s[:300].split("\n")
+    line = lines[0].strip()
+    if len(lines) > 1 and _CONTINUATION_RE.match(lines[1]):
+        line = f"{line} {lines[1].strip()}"
     m = _MATH_SPAN_RE.search(line)
     if m is not None and line.lstrip("*( ").startswith(("$", "\\(", "\\[")):
-        return next(g for g in m.groups() if g is not None)
+        rest = line[m.end() :]
+        if not _MATH_SPAN_RE.search(rest) and not any(c.isdigit() for c in rest) and not _retracts(rest):
+            return next(g for g in m.groups() if g is not None)
+        return line
     line = line.strip("*").strip()
     m2 = _NUMBER_THEN_WORDS_RE.fullmatch(line.rstrip("."))
-    if m2 is not None and _JOINER_RE.search(line, m2.end(1)) is None:
+    if m2 is not None and _JOINER_RE.search(line, m2.end(1)) is None and not _retracts(line[m2.end(1) :]):
         return m2.group(1)
     return line
+
+
+# A next line that goes on with the answer (`12` then `or 13`).
+_CONTINUATION_RE = re.compile(r"\s*(?:or|and|nor|,)\b", re.IGNORECASE)
+
+
+def _retracts(words: str) -> bool:
+    """Words after the value that change, hedge or take it back (`is wrong`, `fifteen`, `or so`)."""
+    return any(w.lower() in BLOCKING_WORDS for w in re.findall(r"[A-Za-z]{2,}", words))
 
 
 def extract_answer(

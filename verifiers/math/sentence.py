@@ -17,7 +17,7 @@ _WORD_RE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}(?![A-Za-z])")
 # Two-letter words that are words (not a product `ab` of two variables).
 _SHORT_WORDS = frozenset("is it of in on we so be an as by am my me he us".split())
 # Words that change, bound, hedge or repeat the value: a sentence with one of them states no single value.
-_BLOCKING = frozenset(
+BLOCKING_WORDS = frozenset(
     """not no never none nothing except or nor neither either least most less more than between fewer greater
     smaller larger bigger under over above below approximately approx about around nearly almost roughly maybe
     perhaps possibly probably likely unless without minus plus times divided half twice double triple quarter
@@ -27,7 +27,9 @@ _BLOCKING = frozenset(
     reciprocal negative positive opposite absolute modulo mod percent ratio sum product difference quotient
     first last next previous before after range interval doesn don isn aren wasn weren cannot can won fails fail
     failed impossible invalid undefined exist exists nonexistent unknown could would should might guess check
-    except whereas while though although unless""".split()
+    except whereas while though although unless circa seems seem appears bound bounds lower upper excluding
+    excluded exclude untrue estimate estimated unsure unclear thirteen fourteen fifteen sixteen seventeen
+    eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety""".split()
 )
 _PUNCT = " \t\n.,;:!?=*()"
 _SINGLE_NAME_RE = re.compile(r"[A-Za-z](?:_\{?\w+\}?)?")
@@ -40,8 +42,11 @@ def sentence_value(answer: str) -> str | None:
     if len(answer) > 300:
         return None
     flat = _WRAPPER_RE.sub(r" \1 ", answer).replace("$", " ").replace("\\(", " ").replace("\\)", " ")
-    words = [m for m in _WORD_RE.finditer(flat) if len(m.group()) > 2 or m.group().lower() in _SHORT_WORDS]
-    if not words or any(m.group().lower() in _BLOCKING for m in words):
+    every = list(_WORD_RE.finditer(flat))
+    if any(m.group().lower() in BLOCKING_WORDS for m in every):  # two-letter ones too: `12 or 13`, `no`
+        return None
+    words = [m for m in every if len(m.group()) > 2 or m.group().lower() in _SHORT_WORDS]
+    if not words:
         return None
     pieces: list[tuple[str, str]] = []  # (math piece, the word after it)
     start = 0

@@ -89,10 +89,11 @@ def trailing_unit(text: str) -> tuple[str, str] | None:
 
 
 def without_unit(text: str) -> str | None:
-    """`text` without its known trailing unit (its LaTeX wrappers unwrapped), or None when it has none."""
+    """`text` without its known trailing unit (its LaTeX wrappers unwrapped), or None when it has none. The unit
+    must stand apart (a space, a spacing command or `\\text{}`): in `6m` or `(x+1)m` the letter is a variable."""
     plain = _plain(text)
     m = _TRAILING_RE.search(plain)
-    if m is None or _canonical(m.group(1)) is None:
+    if m is None or _canonical(m.group(1)) is None or not plain[: m.start(1)][-1:].isspace():
         return None
     return plain[: m.start(1)]
 
