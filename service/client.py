@@ -24,6 +24,23 @@ class ScoreError(RuntimeError):
     """The service refused the request (a 4xx) or kept failing past the retries."""
 
 
+class RewardSetupError(ValueError):
+    """The reward function's configuration cannot produce rewards; the message says what to change."""
+
+
+# Reasons of an invalid item that come from the caller's set-up (task name, options, where references are read),
+# not from the item itself: the same for every item, so a trainer that went on would train on nothing.
+SETUP_ERRORS = ("unknown task", "item options:", "needs a reference", "has no component that applies")
+
+
+def raise_setup_errors(results: Sequence[Mapping[str, Any]]) -> None:
+    """Raise ``RewardSetupError`` for the first result that is invalid because of the set-up."""
+    for r in results:
+        reason = r.get("reason") or ""
+        if r.get("status") == "invalid_item" and any(marker in reason for marker in SETUP_ERRORS):
+            raise RewardSetupError(f"Aha cannot score item {r.get('id')}: {reason}")
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how long to retry."""

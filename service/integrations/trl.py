@@ -24,21 +24,14 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from service.client import AhaClient, AsyncAhaClient
+from service.client import AhaClient, AsyncAhaClient, RewardSetupError, raise_setup_errors
 from service.components import ALL_COMPONENTS, BUILTIN_TASKS, Registry
 from service.profiles import resolve
 
 _SKIP_COLUMNS = frozenset({"trainer_state", "log_extra", "log_metric", "environments"})
 
-# Reasons of an invalid item that come from the reward function's set-up, not from the item: the same for every
-# item, so training on would only train on None.
-_SETUP_ERRORS = ("unknown task", "item options:", "needs a reference", "has no component that applies")
 # The components that read `think_prefilled` (accuracy only through the math verifier).
 _PREFILL_READERS = ("format", "language", "tag_count")
-
-
-class RewardSetupError(ValueError):
-    """The reward function's configuration cannot produce rewards; the message says what to change."""
 
 
 def _text(value: Any) -> str:
@@ -172,10 +165,7 @@ class AhaReward:
 
     def rewards(self, response: Mapping[str, Any]) -> list[float | None]:
         """One float or None (undecided: TRL skips it) per completion; raises on a set-up error."""
-        for r in response["results"]:
-            reason = r.get("reason") or ""
-            if r.get("status") == "invalid_item" and any(marker in reason for marker in _SETUP_ERRORS):
-                raise RewardSetupError(f"Aha cannot score item {r.get('id')}: {reason}")
+        raise_setup_errors(response["results"])
         if self.component is None:
             return [r["reward"] for r in response["results"]]
         return [r["components"].get(self.component) for r in response["results"]]

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from service.client import AhaClient
+from service.client import AhaClient, raise_setup_errors
 from service.components import ALL_COMPONENTS, BUILTIN_TASKS, Registry
 from service.profiles import resolve
 from verifiers.code.reference import is_inputs_outputs
@@ -191,6 +191,7 @@ def compute_score_batch(
     if not items:
         return []
     response = _client(settings).score(items, **settings.request())
+    raise_setup_errors(response["results"])
     return [as_verl(r, settings.components) for r in response["results"]]
 
 

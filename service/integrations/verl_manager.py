@@ -34,7 +34,7 @@ from omegaconf import OmegaConf
 from verl import DataProto
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
-from service.client import AsyncAhaClient, RetryPolicy
+from service.client import AsyncAhaClient, RetryPolicy, raise_setup_errors
 from service.integrations.verl import Settings, as_verl, item
 
 MANAGER_KEYS = ("linger_ms", "max_batch")
@@ -135,6 +135,7 @@ class AhaRewardManager(RewardManagerBase):
         self.requests += 1
         try:
             response = await self._http().score(pending.items, **self.settings.request())
+            raise_setup_errors(response["results"])
             results = [as_verl(r, self.settings.components) for r in response["results"]]
             if len(results) != len(pending.futures):
                 raise RuntimeError(f"Aha answered {len(results)} results for {len(pending.futures)} samples")

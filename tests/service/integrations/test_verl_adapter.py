@@ -56,3 +56,12 @@ def test_numpy_values_from_parquet_rows_are_sent_as_json(url):
     gt = {"inputs": np.array(["1 2\n"], dtype=object), "outputs": np.array(["3\n"], dtype=object)}
     out = verl.compute_score_batch(["d"], [PROGRAM], [gt], [{"index": np.int64(3)}], url=url)
     assert out[0]["score"] == 1.0
+
+
+def test_set_up_errors_stop_the_step(url):
+    from service.client import RewardSetupError
+
+    with pytest.raises(RewardSetupError, match="unknown task 'maths'"):
+        verl.compute_score("d", "\\boxed{4}", "4", {"task": "maths"}, url=url)
+    with pytest.raises(RewardSetupError, match="needs a reference"):
+        verl.compute_score_batch(["d"], ["\\boxed{4}"], [None], None, url=url)
