@@ -12,7 +12,8 @@ Three entry points, one per way verl 0.9 computes rule-based rewards:
 Configuration comes from verl's own config: ``custom_reward_function.reward_kwargs`` for the functions (verl merges
 them into every call), ``reward.reward_kwargs`` for the manager. Keys: ``url``, ``profile``, ``weights``,
 ``options``, ``api_key``, ``timeout_s``, ``task``; ``AHA_URL``, ``AHA_PROFILE`` and ``AHA_API_KEY`` are the
-fallbacks. An unknown key, profile, component or option key raises at once, naming the valid ones.
+fallbacks. An unknown key, profile, component or option key raises at once, naming the valid ones; an unknown task
+or a missing ground truth raises ``RewardSetupError`` when the samples are scored.
 
 The task is ``extra_info["task"]`` when given, else the ``task`` setting, else ``code`` for a code ground truth (an
 object, or its JSON, with ``tests`` or verl's ``inputs``/``outputs``), else ``math``. verl needs a number for every
