@@ -129,6 +129,15 @@ def _rfind_box(s: str, end: int) -> int:
     return max(s.rfind(cmd, 0, end) for cmd in _BOX_CMDS)
 
 
+# Words between two boxes that take the first one back: the last box is the answer.
+_CORRECTION_RE = re.compile(
+    r"\b(?:wrong|actually|no|not|instead|correct(?:ion|ed)?|oops|wait|then|so|hence|thus|therefore|rather|sorry|"
+    r"mistake|fix(?:ed)?|redo|recheck|check(?:ing)?|final(?:ly)?)\b",
+    re.IGNORECASE,
+)
+_AND_RE = re.compile(r"\band\b", re.IGNORECASE)
+
+
 def last_boxed(region: str) -> str | None:
     """The content of the last balanced `\\boxed{}`/`\\fbox{}`; adjacent boxes (`\\boxed{1}, \\boxed{2}`) are
     joined as a list."""
@@ -153,7 +162,17 @@ def last_boxed(region: str) -> str | None:
         if got is None:
             break
         content, end = got
-        if start - end > 40 or not _BOX_SEP_RE.fullmatch(region, end, start):
+        if start - end > 40:
+            break
+        if not _BOX_SEP_RE.fullmatch(region, end, start):
+            between = region[end:start]
+            if content.strip() != parts[-1].strip() and len(parts) == 1 and not _CORRECTION_RE.search(between):
+                if _AND_RE.search(between):  # `a_1 = \boxed{5} and a_2 = \boxed{10}`: two answers, a list
+                    return f"{content}, {parts[0]}"
+                # `\boxed{13} vs \boxed{12}`, `\boxed{13} / \boxed{12}`: two answers side by side, neither a
+                # list, a repetition nor a correction (`\boxed{1} wait, no: \boxed{2}` keeps the last), are a
+                # hedge, read as `13 or 12`, which states no value
+                return f"{content} \\text{{ or }} {parts[0]}"
             break
         parts.append(content)
         start = prev

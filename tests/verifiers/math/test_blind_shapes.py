@@ -42,7 +42,6 @@ KNOWN_MISSES = {
     "b-144": "conditions on P(0) (a function value as the variable) against a set",
     "b-163": "a unit of another scale (m for a question in km) with no unit asked for in words",
     "b-173": "a sentence with the bounding word 'next' is not read as stating its number",
-    "b-188": "two boxes separated by other math: only the last is the answer",
     "b-222": "`x \\ne 5 and x \\ne -5` against `x \\ne \\pm 5`",
     "b-279": "`\\log` read as the natural logarithm, where this chain means base 10",
 }
