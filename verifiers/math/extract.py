@@ -289,7 +289,10 @@ def _unboxed(tail: str, region: str, mc: bool, tagged: bool) -> Extracted | None
     if mc:
         letters = list(_MC_TAIL_RE.finditer(tail))
         if letters:
-            return Extracted(letters[-1].group(1), "choice")
+            # the letter with the rest of its line, so that `option is B or C` reads as the hedge it is
+            start = letters[-1].start(1)
+            line_end = tail.find("\n", start)
+            return Extracted(tail[start : line_end if line_end != -1 else len(tail)][:200].strip(), "choice")
     bolds = list(_BOLD_RE.finditer(tail))
     if bolds:
         return Extracted(bolds[-1].group(1), "bold")

@@ -34,6 +34,7 @@ HACKS = [
     ("F5e a hedge in parentheses", "12", "The answer is $12$ (or perhaps $13$).", None),
     ("F6a two boxes side by side, a hedge", "12", "\\boxed{13} vs \\boxed{12}", None),
     ("F6f a box after a LaTeX comment sign", "12", "\\boxed{13} % \\boxed{12}", None),
+    ("F8a two choice letters after 'option is'", "B", "the correct option is B or C", None),
     ("F9 ordered blanks as a set", "$5$;$10$", "\\boxed{\\{10, 5\\}}", None),
     ("F10a a percent of a fraction", "0.14", "\\boxed{0.14\\%}", None),
     ("F10b the same against 1/7", "\\frac{1}{7}", "\\boxed{0.143\\%}", None),
@@ -53,6 +54,7 @@ HONEST = [
     ("the unit asked for", "12", "\\boxed{12\\text{ m}}", "How long is it, in meters?"),
     ("the blanks in order", "$5$;$10$", "\\boxed{5} \\text{ and } \\boxed{10}", None),
     ("the variable kept", "$6m$", "\\boxed{6m}", None),
+    ("a choice letter stated", "B", "So the correct option is B.", None),
     ("a box corrected by the next", "2", "\\boxed{1} wait, no: \\boxed{2}", None),
     ("two blanks boxed apart", "$5$;$10$", "Hence $a_1 = \\boxed{5}$ and $a_2 + a_3 = \\boxed{10}$.", None),
 ]
