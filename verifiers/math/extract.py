@@ -57,6 +57,10 @@ class Extracted:
     source: str
 
 
+_THINK_VARIANT_OPEN_RE = re.compile(r"<\s*think(?:ing)?\s*>", re.IGNORECASE)
+_THINK_VARIANT_CLOSE_RE = re.compile(r"<\s*/\s*think(?:ing)?\s*>", re.IGNORECASE)
+
+
 def answer_region(
     completion: str, think: tuple[str, str] = THINK_TAGS, prefilled: bool = False, answer: tuple[str, str] = ANSWER_TAGS
 ) -> str | None:
@@ -69,6 +73,13 @@ def answer_region(
     """
     t_open, t_close = think
     t = completion.rfind(t_close)
+    if t == -1 and think == THINK_TAGS and "<" in completion:
+        # `<THINK>…</THINK>`, `<thinking>…</thinking>`, `<think >`: a thought all the same, never the answer
+        closes = list(_THINK_VARIANT_CLOSE_RE.finditer(completion))
+        if closes:
+            return answer_region(completion[closes[-1].end() :], think, False, answer)
+        if _THINK_VARIANT_OPEN_RE.search(completion):
+            return None
     if t != -1:
         region = completion[t + len(t_close) :]
         reopened = region.find(t_open)
