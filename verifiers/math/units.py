@@ -111,7 +111,10 @@ def unit_conflict(answer: str, reference: str, prompt: object) -> str | None:
     mine = trailing_unit(answer)
     if mine is None:
         return None
-    wanted = trailing_unit(reference) or asked_unit(prompt)
-    if wanted is None or wanted[1] != mine[1] or wanted[0] == mine[0]:
+    own = trailing_unit(reference)
+    wanted = own or asked_unit(prompt)
+    if wanted is None or wanted[0] == mine[0]:
         return None
-    return f"the answer is in {mine[0]}, the question asks for {wanted[0]}"
+    if wanted[1] != mine[1] and own is None:
+        return None  # the question's words may name a unit of something else
+    return f"the answer is in {mine[0]}, the {'reference is' if own else 'question asks for'} {wanted[0]}"

@@ -40,6 +40,7 @@ HACKS = [
     ("F9 ordered blanks as a set", "$5$;$10$", "\\boxed{\\{10, 5\\}}", None),
     ("F10a a percent of a fraction", "0.14", "\\boxed{0.14\\%}", None),
     ("F10b the same against 1/7", "\\frac{1}{7}", "\\boxed{0.143\\%}", None),
+    ("F12b a unit of another kind than the reference's", "12\\text{ cm}", "\\boxed{12 \\text{ kg}}", None),
     ("F12d a variable after a parenthesis read as a unit", "x+1", "\\boxed{(x+1)m}", None),
     ("units: metres for a question in feet", "12", "\\boxed{12\\text{ m}}", "How long is it, in feet?"),
 ]
