@@ -102,7 +102,8 @@ async def get_reward(
 ) -> Any:
     """Score OpenRLHF queries with the engine.
 
-    `prompts` and `labels`, when given, must have as many entries as `query` (else a 422).
+    `prompts` and `labels`, when given, must have as many entries as `query`; `task` must be a known task, and a task
+    with ground truth needs at least one label (else a 422 that says so).
     """
     n = len(body.query)
     engine: Engine = request.app.state.engine

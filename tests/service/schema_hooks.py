@@ -1,10 +1,11 @@
 """Schemathesis hooks for the schema test: rules a JSON Schema cannot state are kept out of "valid" cases.
 
-Four rules, each documented on its operation: OpenRLHF's ``prompts`` and ``labels`` must have as many entries as
-``query`` (JSON Schema cannot say "as long as another array"), and for a task with ground truth (the default, math)
-``labels`` must hold at least one reference; a request's ``weights`` must leave its profile at least one component
-with a non-zero weight; and option keys must be ones their component reads (a misspelt key is a 422: which keys an
-``accuracy`` option may have depends on the item's task). Cases that break them are not generated.
+Five rules, each documented on its operation: OpenRLHF's ``prompts`` and ``labels`` must have as many entries as
+``query`` (JSON Schema cannot say "as long as another array"), its ``task`` must be one the service knows, and for a
+task with ground truth (the default, math) ``labels`` must hold at least one reference; a request's ``weights`` must
+leave its profile at least one component with a non-zero weight; and option keys must be ones their component reads
+(a misspelt key is a 422: which keys an ``accuracy`` option may have depends on the item's task). Cases that break
+them are not generated.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def filter_case(context: Any, case: Any) -> bool:
     if not all(not isinstance(body.get(name), list) or len(body[name]) == n for name in ("prompts", "labels")):
         return False
     task = (case.query or {}).get("task", "math") if isinstance(case.query, dict) else "math"
+    if task not in _registry().tasks:  # a misspelt ?task= is a 422 naming the known tasks
+        return False
     needs_labels = _registry().tasks.get(task) is not None
     labels = body.get("labels")
     return not needs_labels or (isinstance(labels, list) and any(label is not None for label in labels))
