@@ -89,3 +89,25 @@ def test_the_docker_backend_stack_judges_through_sibling_containers(engine: str)
             assert probe.mismatches(pairs, results) == []
         status = docker("exec", s.container("api"), "cat", "/proc/1/status").stdout
         assert "CapEff:\t0000000000000000" in status and "NoNewPrivs:\t1" in status
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect (docker backend): the warm pool's idle containers outlive an API container stopped by "
+    "`compose down` (its verifier workers die before their pools close), and the orphan reaper matches owners by "
+    "hostname:pid, which replicas in containers do not make unique",
+)
+def test_stopping_the_docker_backend_stack_leaves_no_sandbox_container(engine: str):
+    socket = engine.removeprefix("unix://")
+    try:
+        with stack(
+            replicas=1, files=["deploy/compose.docker-backend.yml"], extra_env={"AHA_DOCKER_SOCKET": socket}
+        ) as s:
+            item = probe.code_item("one", "python", probe.SUM_PROGRAMS["python"] + "# leak probe\n")
+            assert probe.score(s.urls[0], KEY, [item])[0]["reward"] == 1.0
+        left = docker("ps", "-aq", "--filter", "label=aha.sandbox=1").stdout.split()
+        assert left == [], f"{len(left)} sandbox containers left behind"
+    finally:  # whatever the verdict, leave the engine clean for the next test
+        left = docker("ps", "-aq", "--filter", "label=aha.sandbox=1").stdout.split()
+        if left:
+            docker("rm", "-f", *left, check=False)
