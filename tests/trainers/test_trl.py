@@ -14,7 +14,7 @@ from tests.trainers.tokenizer import build_tokenizer
 trl = pytest.importorskip("trl", reason="TRL is not installed here (it lives in the trainer env, .venv/trainers)")
 torch = pytest.importorskip("torch")
 
-from service.integrations.trl import AhaReward  # noqa: E402
+from service.integrations.trl import AhaReward, AsyncAhaReward  # noqa: E402
 
 TARGET = "r</think><answer>4</answer>"  # after the template's "<think>\n": a perfect r1-zero answer
 QUESTION = [{"role": "user", "content": "What is 2+2?"}]
@@ -30,6 +30,19 @@ class Recording(AhaReward):
     def __call__(self, prompts, completions, **columns):
         rewards = super().__call__(prompts, completions, **columns)
         self.calls.append(([c[-1]["content"] for c in completions], rewards))
+        return rewards
+
+
+class AsyncRecording(AsyncAhaReward):
+    """The async flavour, which TRL awaits on its own event loop."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls: list[list[float | None]] = []
+
+    async def __call__(self, prompts, completions, **columns):
+        rewards = await super().__call__(prompts, completions, **columns)
+        self.calls.append(rewards)
         return rewards
 
 
@@ -72,22 +85,26 @@ def test_grpo_trainer_steps_with_aha_rewards(aha_url, tmp_path):
     teach(model, tok)
     seen = Recording(aha_url, profile="r1-zero", reference_column="solution", tokenizer=tok, name="aha_r1_zero")
     blind = Recording(aha_url, profile="r1-zero", component="format", name="aha_format_blind")  # no tokenizer
+    accuracy = AsyncRecording(aha_url, profile="r1-zero", component="accuracy", tokenizer=tok, name="aha_acc_async")
     args = GRPOConfig(
         output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=4, num_generations=4,
         max_completion_length=24, learning_rate=1e-6, beta=0.0, temperature=0.2, logging_steps=1,
         report_to="none", save_strategy="no", use_cpu=True, bf16=False, seed=0,
     )
     data = Dataset.from_dict({"prompt": [QUESTION] * 8, "solution": ["4"] * 8})
-    trainer = GRPOTrainer(model=model, reward_funcs=[seen, blind], args=args, train_dataset=data, processing_class=tok)
+    rewards = [seen, blind, accuracy]
+    trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=args, train_dataset=data, processing_class=tok)
     trainer.train()
 
-    assert len(seen.calls) == 2 and len(blind.calls) == 2  # one call per step
+    assert len(seen.calls) == len(blind.calls) == len(accuracy.calls) == 2  # one call per step
     pairs = [(c, r) for completions, rewards in seen.calls for c, r in zip(completions, rewards, strict=True)]
     blind_rewards = [r for _, rewards in blind.calls for r in rewards]
+    accuracies = [r for rewards in accuracy.calls for r in rewards]
     perfect = [i for i, (c, _) in enumerate(pairs) if c == TARGET]
     assert perfect, f"the taught model never produced its answer: {pairs}"
     for i in perfect:
         assert pairs[i][1] == 2.0  # accuracy + format, the opened thought seen through the template
         assert blind_rewards[i] == 0.0  # the same completion without the template: no opening <think>
+        assert accuracies[i] == 1.0
     logged = [h["rewards/aha_r1_zero/mean"] for h in trainer.state.log_history if "rewards/aha_r1_zero/mean" in h]
     assert logged and all(v > 0 for v in logged)
