@@ -48,10 +48,13 @@ def cache_key(attempt: Attempt) -> str:
         raw = attempt.reference
         if isinstance(raw, str | bytes):
             raw = json.loads(raw)
-        language = raw.get("language", "python") if isinstance(raw, dict) else ""
-        from sandboxes.languages import get_recipe
-
-        recipe = get_recipe(language) if isinstance(language, str) else None
+        # The program is extracted as the verdict extracts it, with the language the parsed reference names (a
+        # `"language": null` is python there, so it must be here too); an invalid reference judges every
+        # completion alike, so its key needs no program.
+        try:
+            recipe = _reference(attempt).recipe
+        except ReferenceError_:
+            recipe = None
         program = extract_program(attempt.completion, recipe) if recipe is not None else None
         stop = attempt.options.get("stop_at_first_failure")
         blob = json.dumps([program, raw, stop], sort_keys=True, separators=(",", ":"), default=repr)

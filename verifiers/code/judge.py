@@ -211,6 +211,12 @@ def _out_of_time(ref: Reference, results: dict[int, dict], todo: list[int], kind
         why = "not run: the item's time was spent on the program's own slow runs"
         for i in todo:
             results[i] = {"kind": kind, "verdict": "time_limit", "reason": why}
+    elif any(r.get("verdict") not in (ACCEPTED, "skipped", "sandbox_error") for r in results.values()):
+        # The program already failed a test: that decides the item (a slow wrong program must not turn its 0 into
+        # an undecided timeout by running the item's time out); the tests not run earn nothing.
+        why = "not run: the item's time ran out after a failed test"
+        for i in todo:
+            results[i] = {"kind": kind, "verdict": "skipped", "reason": why}
     else:
         outcome.out_of_time = True
 

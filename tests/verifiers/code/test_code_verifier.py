@@ -142,6 +142,15 @@ def test_stdio_exit_early_does_not_pay() -> None:
     assert judge("import sys\nprint(1)\nsys.exit(0)\nprint(2)", ref)[0].score == 0.0
 
 
+def test_a_null_language_keys_each_program_apart() -> None:
+    # Red team G1: `"language": null` (absent, as the verdict reads it) made every completion share one key, so one
+    # correct program's 1.0 was served to completions with no code at all.
+    ref = {"language": None, "fn_name": "f", "tests": [{"args": [1], "expected": 2}]}
+    right = Attempt(completion="```python\ndef f(x):\n    return x + 1\n```", reference=ref)
+    assert code.cache_key(right) != code.cache_key(Attempt(completion="no code", reference=ref))
+    assert code.verify(right).status == "correct"
+
+
 def test_cache_key_and_budget() -> None:
     a = Attempt(completion="x\n```python\nprint(1)\n```", reference=ADD_IO)
     b = Attempt(completion="y\n```python\nprint(1)\n```", reference=json.dumps(ADD_IO))

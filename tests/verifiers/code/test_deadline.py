@@ -113,3 +113,12 @@ def test_function_tests_count_the_cpu_of_forked_children(reap, layout):
     assert v.status == Status.WRONG and v.details["tests"][0]["verdict"] == "time_limit", v.details["tests"]
     honest = verify(Attempt("```python\ndef f(n):\n    return n + 1\n```", reference, deadline_s=60))
     assert honest.status == Status.CORRECT
+
+
+def test_a_wrong_program_under_half_the_limit_cannot_run_the_item_out_of_time():
+    # Red team G5: each run sleeps just under L/2 (so the runs are not to blame as slow) and answers wrong; when
+    # the item's time runs out, the failures already seen decide it (0), not an undecided timeout.
+    v = verify(attempt("import time\ntime.sleep(0.45)\nprint('wrong')", deadline_s=8))
+    assert v.status == Status.WRONG and v.score == 0.0 and v.decided, v.reason
+    verdicts = [t["verdict"] for t in v.details["tests"]]
+    assert "wrong_answer" in verdicts and "skipped" in verdicts, verdicts

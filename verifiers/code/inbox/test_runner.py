@@ -27,6 +27,7 @@ a run without it proves nothing and earns nothing.
 import _json
 import _signal
 import builtins
+import dis as _dis
 import os
 import select
 import sys
@@ -730,13 +731,23 @@ class Ctx:
         return value
 
 
-def _code_names(code, out):
-    """Every global (and attribute) name `code` and the functions in it use: what may have to come from the program."""
-    out.update(code.co_names)
+def _code_names(code, loads, stores):
+    """The global names `code` and the functions in it read (`loads`) and bind (`stores`): what may have to come
+    from the program is read and never bound by the test itself. Attribute names (`math.fabs`, `s.join`) are
+    neither: they are looked up on objects, never in the test's namespace."""
+    for ins in _dis.get_instructions(code):
+        if ins.opname in _LOAD_OPS:
+            loads.add(ins.argval)
+        elif ins.opname in _STORE_OPS:
+            stores.add(ins.argval)
     for const in code.co_consts:
         if type(const) is type(code):
-            _code_names(const, out)
-    return out
+            _code_names(const, loads, stores)
+    return loads, stores
+
+
+_LOAD_OPS = frozenset(("LOAD_NAME", "LOAD_GLOBAL", "DELETE_NAME", "DELETE_GLOBAL"))
+_STORE_OPS = frozenset(("STORE_NAME", "STORE_GLOBAL"))
 
 
 # Modules some datasets' asserts use without importing them, relying on the program's import (MBPP's
@@ -752,6 +763,10 @@ STD_MODULES = {
 STD_MODULES["np"] = "numpy"
 
 
+# The classes LeetCode-style tests build from the program beside its entry point (`Solution().twoSum`).
+_ENTRY_CLASSES = frozenset(("Solution",))
+
+
 class IncompleteReference(Exception):
     """The test code uses program names beside the declared entry point that the setup does not define."""
 
@@ -763,20 +778,25 @@ def build_globals(ctx, code, setup, fn_name):
     `fn_name`, when the reference declares it, always is (over a stub the setup defines).
     """
     g = ctx.g
-    used = _code_names(code, set())
+    used, defined = _code_names(code, set(), set())
     if setup is not None:  # a setup function may use a name only the program defines (as in the datasets)
-        _code_names(setup, used)
-    wanted = [n for n in sorted(used) if n not in g and n != fn_name and n[:2] != "__" and not hasattr(builtins, n)]
+        _code_names(setup, used, defined)
+    wanted = [
+        n
+        for n in sorted(used - defined)
+        if n not in g and n != fn_name and n[:2] != "__" and not hasattr(builtins, n)
+    ]
     # Always asked, so the program is loaded (and must load) even when the test names nothing of it. The program
     # says what it offers; which of it the test uses never leaves this process.
     names = ctx.request({"op": "names"}).get("names")
     if type(names) is not dict:
         names = {}
     if fn_name:
-        # A declared entry point is the program's only face to the tests (with its classes, `Solution`): a helper
-        # the tests call (HumanEval's `poly`, `encode_cyclic`) must come from the setup, or the program could
-        # redefine the test's own checker. A test that needs one the setup lacks cannot judge the program.
-        helpers = [n for n in wanted if n not in STD_MODULES and names.get(n) in ("func", "value")]
+        # A declared entry point (and `Solution`) is the program's only face to the tests: a helper they call
+        # (HumanEval's `poly`, `encode_cyclic`), whatever kind of name the program makes it, must come from the
+        # setup, or the program could redefine the test's own checker. A test that needs one the setup lacks
+        # cannot judge the program.
+        helpers = [n for n in wanted if n not in STD_MODULES and n not in _ENTRY_CLASSES and n in names]
         if helpers:
             raise IncompleteReference(helpers)
     for name in wanted:
