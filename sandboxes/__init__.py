@@ -49,6 +49,11 @@ def sweep_leftovers(settings: SandboxSettings | None = None, wait_s: float = 2.0
 
     settings = settings or SandboxSettings.from_env()
     programs.sweep_stale(settings.work_dir)
+    if settings.backend == "docker":  # the warm containers of dead workers, which no pool will close now
+        from sandboxes.docker import DockerSettings
+        from sandboxes.docker.pool import reap_orphans
+
+        reap_orphans(DockerSettings.from_settings(settings))
     if not settings.cgroups:
         return
     setup = cgroups.detect()

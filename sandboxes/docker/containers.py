@@ -24,8 +24,17 @@ _PIDS_OVERHEAD = 3
 
 
 def owner() -> str:
-    """This process's `OWNER_LABEL`: `host:pid`."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process's `OWNER_LABEL`: `host:pid namespace:pid`. Replicas in containers on one host network share
+    the host's name and reuse small pids; the pid namespace tells them apart."""
+    return f"{socket.gethostname()}:{pid_namespace()}:{os.getpid()}"
+
+
+def pid_namespace() -> str:
+    """The inode of this process's pid namespace ('' when it cannot be read)."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
 
 
 @dataclass(frozen=True)

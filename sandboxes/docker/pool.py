@@ -16,7 +16,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from sandboxes.docker.containers import LABEL, OWNER_LABEL, ContainerShape, container_kwargs, owner
+from sandboxes.docker.containers import LABEL, OWNER_LABEL, ContainerShape, container_kwargs, owner, pid_namespace
 from sandboxes.docker.errors import EngineUnavailable, SandboxSetupError
 from sandboxes.docker.settings import DockerSettings
 
@@ -31,6 +31,40 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def orphans(api: Any) -> list[str]:
+    """Ids of the sandbox containers whose owner was a process of this host and pid namespace that is gone."""
+    host, ns = socket.gethostname(), pid_namespace()
+    try:
+        found = api.containers(all=True, filters={"label": LABEL})
+    except Exception as exc:
+        log.warning("docker sandbox: listing containers failed: %s", exc)
+        return []
+    out = []
+    for c in found:
+        name, _, rest = (c.get("Labels") or {}).get(OWNER_LABEL, "").partition(":")
+        their_ns, _, pid = rest.rpartition(":")
+        if name == host and their_ns == ns and pid.isdigit() and not _pid_alive(int(pid)):
+            out.append(c["Id"])
+    return out
+
+
+def reap_orphans(settings: DockerSettings) -> int:
+    """Remove what `orphans` finds (at a service's shutdown, once its workers are gone); how many were removed."""
+    try:
+        client = docker.from_env(timeout=settings.api_timeout_s)
+    except Exception:  # noqa: BLE001 - no engine: nothing of ours can be left in it
+        return 0
+    removed = 0
+    try:
+        for cid in orphans(client.api):
+            with contextlib.suppress(docker.errors.NotFound):
+                client.api.remove_container(cid, v=True, force=True)
+                removed += 1
+    finally:
+        client.close()
+    return removed
 
 
 class Pool:
@@ -180,17 +214,8 @@ class Pool:
 
     def _reap_orphans(self) -> None:
         """Remove sandbox containers left by processes of this host that died without cleaning up."""
-        host = socket.gethostname()
-        try:
-            found = self._client.api.containers(all=True, filters={"label": LABEL})
-        except Exception as exc:
-            log.warning("docker sandbox: listing containers failed: %s", exc)
-            return
-        for c in found:
-            owner = (c.get("Labels") or {}).get(OWNER_LABEL, "")
-            name, _, pid = owner.rpartition(":")
-            if name == host and pid.isdigit() and not _pid_alive(int(pid)):
-                self._remove(c["Id"])
+        for cid in orphans(self._client.api):
+            self._remove(cid)
 
     def close(self) -> None:
         """Remove every idle container this process created and stop the background work."""

@@ -162,7 +162,7 @@ def stack(
         yield s
     finally:
         logs = s.compose("logs", "--no-color", "--tail", "40", check=False).stdout
-        down = s.compose("down", "-v", "--remove-orphans", "-t", "5", check=False)
+        down = s.compose("down", "-v", "--remove-orphans", "-t", "30", check=False)
         shutil.rmtree(workdir, ignore_errors=True)
         if down.returncode != 0:
             print(logs)
