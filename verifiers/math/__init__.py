@@ -124,7 +124,7 @@ class Options:
         """Read the options this verifier supports from `Attempt.options`; raises ValueError on a bad value."""
         if not raw:
             return _DEFAULT_OPTIONS
-        tol = _number(raw, "float_rel_tol", DEFAULT_FLOAT_REL_TOL, 0.0, 1.0)
+        tol = _number(raw, "float_rel_tol", DEFAULT_FLOAT_REL_TOL, 0.0, 0.5)  # 1.0 would accept any number
         budget = _number(raw, "budget_s", DEFAULT_BUDGET_S, 0.01, 30.0)
         rounding = raw.get("rounded_decimals", "always")
         if isinstance(rounding, bool):

@@ -640,7 +640,9 @@ def _chain_value(rel: Rel, ctx: Ctx) -> Node | None:
     if any(op != "=" for op in rel.ops):
         return None
     constant = [not free_symbols(a) for a in rel.args]
-    if all(constant[1:]) and (len(rel.ops) >= 2 or constant[0]) and not _ASSIGN_LHS_RE.fullmatch(rel.lhs_text):
+    # a computation has something to compute on its first side: `3 = 3` says nothing and has no value
+    computed = not isinstance(rel.args[0], Num) and not _ASSIGN_LHS_RE.fullmatch(rel.lhs_text)
+    if all(constant[1:]) and (len(rel.ops) >= 2 or constant[0]) and computed:
         sides = rel.args if constant[0] else rel.args[1:]
         if all(equivalent(side, rel.args[-1], ctx) for side in sides[:-1]):
             return rel.args[-1]
