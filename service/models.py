@@ -123,9 +123,11 @@ class ScoreRequest(BaseModel):
         return value
 
 
-# Every status an item can have: the verifiers' statuses and the engine's own `invalid_item` (one vocabulary,
-# listed by the OpenAPI schema).
-ItemStatus = StrEnum("ItemStatus", {**{s.name: s.value for s in Status}, "INVALID_ITEM": "invalid_item"})
+# Every status an item can have: the verifiers' statuses and the engine's own, `invalid_item` and `scored` (an
+# item of shaping components only), one vocabulary, listed by the OpenAPI schema.
+ItemStatus = StrEnum(
+    "ItemStatus", {**{s.name: s.value for s in Status}, "INVALID_ITEM": "invalid_item", "SCORED": "scored"}
+)
 
 
 class ItemResult(BaseModel):
