@@ -143,6 +143,8 @@ def _aha_check(problem: dict) -> bool:
     ref = {
         "language": "python",
         "time_limit_s": 3.0,
+        "setup": problem["prompt"],
+        "fn_name": problem["entry_point"],
         "tests": [{"code": problem["test"] + f"\ncheck({problem['entry_point']})\n"}],
     }
     completion = f"```python\n{problem['prompt']}{problem['canonical_solution']}\n```"
@@ -214,7 +216,8 @@ def _humaneval_http_s(url: str, key: str, repeat: int) -> tuple[float, int]:
 
     items = []
     for n, problem in enumerate(read_problems().values()):
-        ref = {"language": "python", "time_limit_s": 3.0,
+        ref = {"language": "python", "time_limit_s": 3.0, "setup": problem["prompt"],
+               "fn_name": problem["entry_point"],
                "tests": [{"code": problem["test"] + f"\ncheck({problem['entry_point']})\n"}]}
         completion = f"```python\n{problem['prompt']}{problem['canonical_solution']}\n```"
         items.append({"id": str(n), "task": "code", "completion": completion, "reference": ref})

