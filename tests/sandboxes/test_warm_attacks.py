@@ -705,7 +705,9 @@ def test_an_exec_run_inherits_nothing_from_the_box() -> None:
             argv=[
                 "/bin/sh",
                 "-c",
-                "ls /proc/$$/fd; grep -E '^(SigIgn|SigBlk|CapEff|CapBnd|NoNewPrivs)' /proc/$$/status",
+                # `exec`: the status read is of the process the run started (same pid), not of a shell that
+                # blocks signals while it waits for its child
+                "ls /proc/$$/fd; exec grep -E '^(SigIgn|SigBlk|CapEff|CapBnd|NoNewPrivs)' /proc/$$/status",
             ],
             box=prog.box,
             language="python",
