@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,29 +44,44 @@ def _float_eq(a: float, b: float, abs_tol: float, rel_tol: float) -> bool:
     return math.isclose(a, b, rel_tol=max(rel_tol, 0.0), abs_tol=max(abs_tol, 0.0))
 
 
+# A number as checkers read output: digits with an optional point and exponent (not `1_000`, `inf` or `nan`,
+# which Python's float() would take).
+_NUMBER_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_INTEGER_RE = re.compile(r"[-+]?\d+")
+
+
 def _as_float(token: str) -> float | None:
+    if not _NUMBER_RE.fullmatch(token):
+        return None
     try:
         return float(token)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
+
+
+def _token_eq(got: str, expected: str, abs_tol: float, rel_tol: float) -> bool:
+    """One output token in `float` mode: an integer the reference expects is exact (`1000000000` is not
+    `1000000007`, whatever the tolerance); other numbers within the tolerances."""
+    if _INTEGER_RE.fullmatch(expected):
+        if _INTEGER_RE.fullmatch(got):
+            return int(got) == int(expected)
+        fx = _as_float(got)
+        return fx is not None and fx.is_integer() and abs(int(expected)) < 2**53 and int(fx) == int(expected)
+    fx, fy = _as_float(got), _as_float(expected)
+    return fx is not None and fy is not None and _float_eq(fx, fy, abs_tol, rel_tol)
 
 
 def compare_output(got: str, expected: str, mode: str, abs_tol: float = 1e-6, rel_tol: float = 1e-6) -> bool:
     """Is program output `got` right? `exact`, `whitespace` (per line, runs of blanks and trailing blank
-    lines ignored) or `float` (tokens equal, numbers within abs/rel tolerance)."""
+    lines ignored) or `float` (tokens equal, numbers within abs/rel tolerance, integers the reference expects
+    exactly)."""
     if mode == "exact":
         return got == expected
     if mode == "float":
         a, b = got.split(), expected.split()
         if len(a) != len(b):
             return False
-        for x, y in zip(a, b, strict=True):
-            if x == y:
-                continue
-            fx, fy = _as_float(x), _as_float(y)
-            if fx is None or fy is None or not _float_eq(fx, fy, abs_tol, rel_tol):
-                return False
-        return True
+        return all(x == y or _token_eq(x, y, abs_tol, rel_tol) for x, y in zip(a, b, strict=True))
     return _lines(got) == _lines(expected)
 
 

@@ -184,3 +184,24 @@ def test_function_results_end_to_end(result: str, expected, lenient: list, score
     v = code.verify(Attempt(completion=f"```python\ndef f():\n    return {result}\n```", reference=ref))
     assert v.decided and v.score == score, v
     assert v.status == (Status.CORRECT if score else Status.WRONG)
+
+
+@pytest.mark.parametrize(
+    ("got", "expected", "equal"),
+    [
+        ("1000000000", "1000000007", False),  # red team G7: an integer answer is exact, whatever the tolerance
+        ("1000000007", "1000000007", True),
+        ("2.0", "2", True),
+        ("2.5", "2", False),
+        ("3.1415927", "3.14159265", True),  # a real number within the tolerances
+        ("3.15", "3.14159265", False),
+        ("1_000", "1000", False),  # not a number as checkers read output
+        ("Infinity", "1e400", False),
+        ("0.5 7", "0.5000001 7", True),
+        ("0.5 8", "0.5000001 7", False),
+    ],
+)
+def test_float_mode_compares_tokens_as_checkers_do(got: str, expected: str, equal: bool) -> None:
+    from verifiers.code.compare import compare_output
+
+    assert compare_output(got, expected, "float") is equal
