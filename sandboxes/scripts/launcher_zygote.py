@@ -32,8 +32,15 @@ def launcher(fds, uid):
     if not data:
         return
     job = json.loads(data)
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD):
-        signal.signal(sig, signal.SIG_DFL)
+    # Every disposition back to its default: ignored ones (Python's SIGPIPE and SIGXFSZ, and whatever the service's
+    # parent ignored, such as nohup's SIGHUP) would stay ignored across exec.
+    for sig in range(1, signal.NSIG):
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
     if uid >= 0:
         os.setgroups([])
         os.setgid(uid)

@@ -92,6 +92,17 @@ def _loopback_up():
         s.close()
 
 
+def _default_signals():
+    """Every catchable signal back to its default disposition."""
+    for sig in range(1, signal.NSIG):
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):  # the real-time range the C library keeps for itself
+            pass
+
+
 def _drop_privileges():
     """No capabilities in any set (and none to regain: empty bounding set, no_new_privs); verified."""
     _check(_libc.prctl(PR_CAP_AMBIENT, 4, 0, 0, 0), "clear ambient capabilities")  # PR_CAP_AMBIENT_CLEAR_ALL
@@ -348,12 +359,14 @@ def _program(fds, job):
 
         for res, soft, hard in job["rlimits"]:
             resource.setrlimit(res, (soft, hard))
-        if job["mode"] == "exec":
-            # What Python ignores (SIGPIPE, SIGXFSZ) would stay ignored across exec: a program starts with defaults
-            for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD, signal.SIGINT):
-                signal.signal(sig, signal.SIG_DFL)
-        else:
-            signal.signal(signal.SIGINT, signal.default_int_handler)  # as in any Python program
+        # An ignored signal stays ignored across exec, and the service's own parent may have ignored some (nohup's
+        # SIGHUP, a background shell's SIGINT and SIGQUIT), as Python ignores SIGPIPE and SIGXFSZ: every run starts
+        # from the defaults, an exec'd program with all of them, a Python one as any Python program starts.
+        _default_signals()
+        if job["mode"] != "exec":
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         os.write(ok_w, b"ok")
     except BaseException as exc:  # noqa: B036 - any failure here is ours, never the program's
         try:

@@ -122,3 +122,18 @@ def test_a_wrong_program_under_half_the_limit_cannot_run_the_item_out_of_time():
     assert v.status == Status.WRONG and v.score == 0.0 and v.decided, v.reason
     verdicts = [t["verdict"] for t in v.details["tests"]]
     assert "wrong_answer" in verdicts and "skipped" in verdicts, verdicts
+
+
+def test_a_program_that_uses_up_the_pid_limit_fails_its_next_test_at_once():
+    # Red team G8: the next assert test's worker cannot be forked; the spare says so at once instead of leaving
+    # the runner waiting until the test's wall time.
+    fill = (
+        "import os, time\nfor i in range(200):\n    try:\n        p = os.fork()\n    except OSError:\n        break\n"
+        "    if p == 0:\n        time.sleep(3)\n        os._exit(0)\ndef f(x):\n    return 0\n"
+    )
+    tests = [{"code": "assert f(1) == 1"}, {"code": "assert f(1) == 1"}]
+    started = time.monotonic()
+    v = verify(attempt(fill, deadline_s=30, tests=tests))
+    assert v.status == Status.WRONG and v.score == 0.0, v.reason
+    assert time.monotonic() - started < 8
+    assert [t["verdict"] for t in v.details["tests"]] == ["wrong_answer", "runtime_error"]

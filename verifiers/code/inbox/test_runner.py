@@ -496,7 +496,13 @@ def _spare_main(sock):
                 os.close(fd)
             continue
         if os.fork() == 0:  # the middle process: its child is reparented to the runner (the subreaper)
-            worker = os.fork()
+            try:
+                worker = os.fork()
+            except OSError:  # no process left (the pid limit): say so at once, never become a second spare
+                try:
+                    sock.send(b"!")
+                finally:
+                    os._exit(0)
             if worker == 0:
                 try:
                     sock.close()
