@@ -13,15 +13,6 @@ PROMPT = (
 GOOD = "<think>2+2</think><answer>4</answer>"
 
 
-@pytest.fixture(scope="module")
-def url(tmp_path_factory):
-    from tests.conftest import start_aha, stop_aha
-
-    server = start_aha(tmp_path_factory.mktemp("aha"))
-    yield server.url
-    stop_aha(server)
-
-
 def test_prompt_found_without_exact_spacing_or_with_its_head_cut():
     respaced = PROMPT.replace("\n<|im_start|>assistant\n", " <|im_start|> assistant\n")
     assert split_response(respaced + GOOD + "<|im_end|>", PROMPT) == GOOD

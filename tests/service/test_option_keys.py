@@ -4,20 +4,10 @@ keys; /get_reward and /run_code are timed in aha_request_seconds."""
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from service.components import Registry
 
 GOOD = "<think>r</think><answer>4</answer>"
-
-
-@pytest.fixture(scope="module")
-def url(tmp_path_factory):
-    from tests.conftest import start_aha, stop_aha
-
-    server = start_aha(tmp_path_factory.mktemp("aha"))
-    yield server.url
-    stop_aha(server)
 
 
 def test_misspelt_request_option_is_a_422_naming_the_valid_keys(url):

@@ -9,15 +9,6 @@ from service.integrations.trl import AhaReward, RewardSetupError
 GOOD_AFTER_PREFILL = "reasoning</think><answer>4</answer>"
 
 
-@pytest.fixture(scope="module")
-def url(tmp_path_factory):
-    from tests.conftest import start_aha, stop_aha
-
-    server = start_aha(tmp_path_factory.mktemp("aha"))
-    yield server.url
-    stop_aha(server)
-
-
 @pytest.mark.parametrize(
     "kwargs, message",
     [

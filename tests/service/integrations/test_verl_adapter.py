@@ -11,15 +11,6 @@ from service.integrations import verl
 PROGRAM = "```python\na, b = map(int, input().split())\nprint(a + b)\n```"
 
 
-@pytest.fixture(scope="module")
-def url(tmp_path_factory):
-    from tests.conftest import start_aha, stop_aha
-
-    server = start_aha(tmp_path_factory.mktemp("aha"))
-    yield server.url
-    stop_aha(server)
-
-
 @pytest.mark.parametrize(
     "kwargs, message",
     [
