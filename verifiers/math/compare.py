@@ -404,13 +404,18 @@ def _close(va: Any, vb: Any, sa: Any, sb: Any, use_float: bool, tol: float, prec
 _INTEGER_PARAMS = frozenset("k n m j".split())
 
 
-def _rename(node: Node, old: str, new: str) -> Node:
-    """`node` with the variable `old` renamed `new` (a consistent renaming: every occurrence)."""
+def _substitute(node: Node, name: str, value: Node) -> Node:
+    """`node` with every occurrence of the variable `name` replaced by `value`."""
     if isinstance(node, Sym):
-        return Sym(new) if node.name == old else node
+        return value if node.name == name else node
     if isinstance(node, Num | Const | Text | EmptySet | Reals):
         return node
-    return _map_children(node, lambda c: _rename(c, old, new))
+    return _map_children(node, lambda c: _substitute(c, name, value))
+
+
+def _rename(node: Node, old: str, new: str) -> Node:
+    """`node` with the variable `old` renamed `new` (a consistent renaming: every occurrence)."""
+    return _substitute(node, old, Sym(new))
 
 
 def _period_multiplier(node: Node, name: str) -> bool:
@@ -454,10 +459,10 @@ def _same_family(ref: Node, ans: Node, ctx: Ctx) -> bool:
 def _renamed(ref: Node, ans: Node) -> Node:
     """The answer with a dummy variable renamed as the reference names it, when one name differs and it is a
     dummy: an integer parameter of a family on both sides (`k` for `n` in `\\frac{\\pi}{4} + n\\pi`), or the free
-    parameter of a point or tuple
-    (`(2u, 1 - u)` for `(2s, 1 - s)`). A name the reference uses is never a rename target from elsewhere (the
-    answer's extra name must be absent from the reference, and the reference's from the answer), so a renaming
-    that collides with a variable that carries meaning changes the answer and is judged as written."""
+    parameter of a point or tuple (`(2u, 1 - u)` for `(2s, 1 - s)`). A name the reference uses is never a rename
+    target from elsewhere (the answer's extra name must be absent from the reference, and the reference's from the
+    answer), so a renaming that collides with a variable that carries meaning changes the answer and is judged as
+    written."""
     fr, fa = free_symbols(ref), free_symbols(ans)
     r_only, a_only = fr - fa, fa - fr
     if len(r_only) != 1 or len(a_only) != 1:
@@ -760,15 +765,6 @@ def _unknown_equiv(rel: Rel, other: Node, rel_is_ref: bool, ctx: Ctx) -> bool:
         return False
     solved = Rel(("=",), (Sym(unknown), other), unknown)
     return _solved_form_equiv(rel, solved, ctx) if rel_is_ref else _solved_form_equiv(solved, rel, ctx)
-
-
-def _substitute(node: Node, name: str, value: Node) -> Node:
-    """`node` with every occurrence of the variable `name` replaced by `value`."""
-    if isinstance(node, Sym):
-        return value if node.name == name else node
-    if isinstance(node, Num | Const | Text | EmptySet | Reals):
-        return node
-    return _map_children(node, lambda c: _substitute(c, name, value))
 
 
 def _solved_for(rel: Rel) -> tuple[str, Node] | None:
