@@ -16,7 +16,7 @@ from typing import Any
 from sandboxes import Sandbox, get_sandbox
 from verifiers.code.extract import extract_program
 from verifiers.code.judge import judge, test_wall_s, to_verdict
-from verifiers.code.reference import Reference, ReferenceError_, parse_reference
+from verifiers.code.reference import Reference, ReferenceError_, parse_reference, reference_recipe
 from verifiers.verdict import Attempt, Status, Verdict
 
 NAME = "code"
@@ -48,11 +48,11 @@ def cache_key(attempt: Attempt) -> str:
         raw = attempt.reference
         if isinstance(raw, str | bytes):
             raw = json.loads(raw)
-        # The program is extracted as the verdict extracts it, with the language the parsed reference names (a
-        # `"language": null` is python there, so it must be here too); an invalid reference judges every
-        # completion alike, so its key needs no program.
+        # The program is extracted as the verdict extracts it, with the recipe the reference names as its parser
+        # reads it (a `"language": null` is python); an invalid reference judges every completion alike, so its
+        # key needs no program.
         try:
-            recipe = _reference(attempt).recipe
+            recipe = reference_recipe(raw) if isinstance(raw, dict) else None
         except ReferenceError_:
             recipe = None
         program = extract_program(attempt.completion, recipe) if recipe is not None else None

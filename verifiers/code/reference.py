@@ -186,6 +186,20 @@ def _checked_entry_point(tests: list[Test]) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
+def reference_recipe(raw: dict) -> Recipe:
+    """The language recipe a reference object names (python when `language` is absent or null), without parsing
+    the rest of it; raises ReferenceError_."""
+    language = raw.get("language")
+    if language is None:
+        language = "python"
+    if not isinstance(language, str):
+        raise ReferenceError_("language must be a string")
+    recipe = get_recipe(language)
+    if recipe is None:
+        raise ReferenceError_(f"unknown language {language!r}")
+    return recipe
+
+
 def parse_reference(raw: Any) -> Reference:
     """Parse the reference dict (or its JSON string); raises ReferenceError_ with a reason.
 
@@ -202,12 +216,7 @@ def parse_reference(raw: Any) -> Reference:
     raw = _present(raw)
     if is_inputs_outputs(raw):
         raw = from_inputs_outputs(raw)
-    language = raw.get("language", "python")
-    if not isinstance(language, str):
-        raise ReferenceError_("language must be a string")
-    recipe = get_recipe(language)
-    if recipe is None:
-        raise ReferenceError_(f"unknown language {language!r}")
+    recipe = reference_recipe(raw)
     fn_name = raw.get("fn_name")
     if fn_name is not None and (not isinstance(fn_name, str) or not fn_name.isidentifier()):
         raise ReferenceError_("fn_name must be an identifier")
