@@ -23,7 +23,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from service.app import build_engine  # noqa: E402
+from service.engine import build_engine  # noqa: E402
 from service.models import ScoreRequest  # noqa: E402
 from service.settings import Settings  # noqa: E402
 

@@ -32,8 +32,8 @@ from tests.trainers.verl_batch import AHA_MANAGER, make_batch, reward_config  # 
 
 def compute_score_fresh_client(data_source, solution_str, ground_truth, extra_info=None, **kwargs):
     """``compute_score`` with a new HTTP client per call (verl loads this file by path as the reward function)."""
-    from service.client import AhaClient
     from service.integrations import verl
+    from service.integrations.client import AhaClient
 
     settings = verl.settings_from(kwargs)
     with AhaClient(settings.url, timeout_s=settings.timeout_s) as client:

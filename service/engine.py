@@ -19,7 +19,7 @@ from typing import Any
 
 import sandboxes
 from service.advantages import group_advantages
-from service.cache import Cache
+from service.cache import Cache, make_cache
 from service.components import (
     INLINE_VERIFIERS,
     SHAPING_COMPONENTS,
@@ -48,11 +48,19 @@ SANDBOXED_UNITS = 4
 _OFFLOAD_CHARS = 200_000
 
 
-class RecipeError(ValueError):
+class RequestRejected(Exception):
+    """A request the engine does not take as a whole; every face maps these to one response each."""
+
+
+class RecipeError(RequestRejected, ValueError):
     """The request's profile, weights or options make no sense (a 422)."""
 
 
-class Overloaded(Exception):
+class TooManyItems(RequestRejected, ValueError):
+    """The request holds more items than one request may (a 422)."""
+
+
+class Overloaded(RequestRejected):
     """The bounded queue is full; the caller should retry after ``retry_after`` seconds."""
 
     def __init__(self, retry_after: int) -> None:
@@ -122,6 +130,18 @@ def _json_size(value: Any) -> int:
     return len(json.dumps(value, default=str))
 
 
+def build_engine(settings: Settings) -> Engine:
+    """An engine with its cache, registry and metrics, as every face (HTTP app, CLI, Ray replicas) uses it."""
+    cache = make_cache(
+        settings.redis_url,
+        settings.cache_ttl_s,
+        settings.memory_cache_items,
+        settings.redis_timeout_s,
+        settings.redis_retry_s,
+    )
+    return Engine(settings, cache, Registry.load(settings.custom_tasks), Metrics())
+
+
 class Engine:
     """Scores batches; owns the worker pool, the cache and the metrics of one service instance."""
 
@@ -164,10 +184,17 @@ class Engine:
             raise RecipeError(f"options: {unknown}")
         return recipe
 
+    def check_size(self, count: int) -> None:
+        """TooManyItems when ``count`` items are more than one request may hold."""
+        if count > self.settings.max_items:
+            raise TooManyItems(f"{count} items exceed the limit of {self.settings.max_items} per request")
+
     async def score(self, request: ScoreRequest) -> ScoreResponse:
-        """Score every item of the request; raises ``Overloaded`` or ``RecipeError`` only."""
-        recipe = self.recipe(request)
+        """Score every item of the request; raises a ``RequestRejected`` (too many items, a bad recipe, a full
+        queue) only."""
         count = len(request.items)
+        self.check_size(count)
+        recipe = self.recipe(request)
         # Admission asks only whether the queue is below its mark, not whether this batch fits under it: otherwise
         # small requests would always slip in first and a large batch could wait forever.
         if self._in_flight_items >= self.settings.max_queue:

@@ -24,8 +24,8 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from service.client import AhaClient, AsyncAhaClient, RewardSetupError, raise_setup_errors
 from service.components import ALL_COMPONENTS, BUILTIN_TASKS, Registry
+from service.integrations.client import AhaClient, AsyncAhaClient, RewardSetupError, raise_setup_errors
 from service.profiles import resolve
 
 _SKIP_COLUMNS = frozenset({"trainer_state", "log_extra", "log_metric", "environments"})

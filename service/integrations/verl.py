@@ -31,8 +31,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from service.client import AhaClient, raise_setup_errors
 from service.components import ALL_COMPONENTS, BUILTIN_TASKS, Registry
+from service.integrations.client import AhaClient, raise_setup_errors
 from service.profiles import resolve
 from verifiers.code.reference import is_inputs_outputs
 

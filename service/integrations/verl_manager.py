@@ -34,7 +34,7 @@ from omegaconf import OmegaConf
 from verl import DataProto
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
-from service.client import AsyncAhaClient, RetryPolicy, raise_setup_errors
+from service.integrations.client import AsyncAhaClient, RetryPolicy, raise_setup_errors
 from service.integrations.verl import Settings, as_verl, item
 
 MANAGER_KEYS = ("linger_ms", "max_batch")

@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from service.app import build_engine
-from service.engine import Engine, RecipeError
+from service.engine import Engine, RecipeError, build_engine
 from service.models import ScoreItem, ScoreRequest
 from service.profiles import PROFILES
 from service.settings import Settings

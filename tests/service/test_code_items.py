@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from sandboxes import available_languages
-from service.app import build_engine
+from service.engine import build_engine
 from service.models import ScoreRequest
 from service.settings import Settings
 

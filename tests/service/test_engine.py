@@ -8,8 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from service.app import build_engine
-from service.engine import Engine, Overloaded
+from service.engine import Engine, Overloaded, build_engine
 from service.models import ScoreRequest
 from service.settings import Settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from service.app import build_engine
+from service.engine import build_engine
 from service.fair import FairSlots
 from service.models import ScoreRequest
 from service.settings import Settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.client import AhaClient
+from service.integrations.client import AhaClient
 
 datasets = pytest.importorskip("datasets", reason="datasets is not installed here (the trainer env has it)")
 

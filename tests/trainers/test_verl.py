@@ -147,7 +147,7 @@ def test_reward_loop_manager_on_ray(aha_url, tokenizer_dir):
 
 
 def test_aha_reward_manager_raises_in_every_sample_when_the_server_is_gone(tokenizer_dir):
-    from service.client import RetryPolicy, ScoreError
+    from service.integrations.client import RetryPolicy, ScoreError
     from tests.conftest import free_port
 
     dead = {"url": f"http://127.0.0.1:{free_port()}", "profile": "r1-zero"}

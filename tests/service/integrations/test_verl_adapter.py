@@ -50,7 +50,7 @@ def test_numpy_values_from_parquet_rows_are_sent_as_json(url):
 
 
 def test_set_up_errors_stop_the_step(url):
-    from service.client import RewardSetupError
+    from service.integrations.client import RewardSetupError
 
     with pytest.raises(RewardSetupError, match="unknown task 'maths'"):
         verl.compute_score("d", "\\boxed{4}", "4", {"task": "maths"}, url=url)

@@ -31,7 +31,7 @@ def test_schemathesis_finds_no_failure_with_all_checks(aha_server, tmp_path: Pat
         "--generation-database", "none",
         "--no-color",
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SCHEMATHESIS_HOOKS": "tests.service.schema_hooks"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SCHEMATHESIS_HOOKS": "tests.service.api.schema_hooks"}
     run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-8000:]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from service.edge import repair_surrogates
+from service.api.guard import repair_surrogates
 
 ITEM = {"task": "math", "completion": "\\boxed{4}", "reference": "4"}
 

@@ -16,29 +16,15 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from service import openrlhf, run_code
-from service.auth import OPEN_PATHS, ApiKeyAuth, key_digests
-from service.cache import make_cache
-from service.components import Registry
-from service.edge import BodyGuard, busy, install_error_handlers
-from service.engine import Engine, Overloaded, RecipeError
-from service.metrics import Metrics
+from service.api import openrlhf, run_code
+from service.api.auth import OPEN_PATHS, ApiKeyAuth, key_digests
+from service.api.errors import install_error_handlers
+from service.api.guard import BodyGuard
+from service.engine import Engine, build_engine
 from service.models import BUSY_RESPONSE, ERROR_RESPONSES, UNAUTHORIZED_RESPONSE, ErrorBody, ScoreRequest, ScoreResponse
 from service.settings import Settings
 
 log = logging.getLogger("aha.app")
-
-
-def build_engine(settings: Settings) -> Engine:
-    """An engine with its cache, registry and metrics, as the app and the CLI use it."""
-    cache = make_cache(
-        settings.redis_url,
-        settings.cache_ttl_s,
-        settings.memory_cache_items,
-        settings.redis_timeout_s,
-        settings.redis_retry_s,
-    )
-    return Engine(settings, cache, Registry.load(settings.custom_tasks), Metrics())
 
 
 # An absolute path of two or more components: the host's layout is none of a caller's business.
@@ -109,18 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with a non-zero weight.
         """
         engine: Engine = request.app.state.engine
-        if len(body.items) > settings.max_items:
-            return JSONResponse(
-                {"detail": f"{len(body.items)} items exceed the limit of {settings.max_items} per request"},
-                status_code=422,
-            )
         started = time.perf_counter()
-        try:
-            response = await engine.score(body)
-        except Overloaded as exc:
-            return busy(str(exc), exc.retry_after)
-        except RecipeError as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=422)
+        response = await engine.score(body)
         engine.metrics.request_seconds.labels(endpoint="/v1/score").observe(time.perf_counter() - started)
         # Serialise once with pydantic-core; FastAPI's generic path would validate the response model again.
         return Response(response.model_dump_json(), media_type="application/json")

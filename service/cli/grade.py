@@ -16,6 +16,7 @@ Undecided samples (reward null: timeout, unparseable reference, …) count as no
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -23,6 +24,9 @@ from dataclasses import dataclass, field
 from math import comb
 from pathlib import Path
 from typing import Any
+
+from service.cli.score import BatchOptions, engine_scorer, http_scorer, score_file
+from service.settings import Settings
 
 Equivalent = Callable[[str, str], bool]
 
@@ -158,3 +162,22 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
                 value = {}
             rows.append(value if isinstance(value, dict) else {})
     return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    """``aha grade``: pass@k and cons@k over k samples per problem."""
+    in_path = Path(args.input)
+    scored = Path(args.scored) if args.scored else in_path.with_suffix(".graded.jsonl")
+    ks = sorted({int(k) for k in args.k.split(",") if k.strip()})
+    if any(k < 1 for k in ks):
+        raise SystemExit("aha grade: every k must be >= 1")
+    scorer, close = http_scorer(args.url, args.api_key) if args.url else engine_scorer(Settings())
+    try:
+        score_file(in_path, scored, scorer, BatchOptions(profile="accuracy", advantage="none"), not args.quiet)
+    finally:
+        close()
+    rep = report(collect(read_jsonl(in_path), read_jsonl(scored)), ks, math_equivalent)
+    print(format_table(rep))
+    if args.report:
+        Path(args.report).write_text(json.dumps(rep, indent=2))
+    return 0

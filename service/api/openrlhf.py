@@ -14,12 +14,10 @@ import re
 import time
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.edge import busy
-from service.engine import Engine, Overloaded, RecipeError
+from service.engine import Engine
 from service.models import BUSY_RESPONSE, ProfileName, ScoreItem, ScoreRequest
 from service.profiles import resolve
 
@@ -107,24 +105,21 @@ async def get_reward(
     """
     n = len(body.query)
     engine: Engine = request.app.state.engine
-    if n > engine.settings.max_items:
-        return JSONResponse({"detail": f"{n} queries exceed the limit of {engine.settings.max_items}"}, status_code=422)
+    engine.check_size(n)
     for name, values in (("prompts", body.prompts), ("labels", body.labels)):
         if values is not None and len(values) != n:
-            return JSONResponse({"detail": f"{name} has {len(values)} entries, query has {n}"}, status_code=422)
+            raise HTTPException(422, f"{name} has {len(values)} entries, query has {n}")
     prompts = body.prompts or [None] * n
     labels = body.labels or [None] * n
     if task not in engine.registry.tasks:  # a misspelt ?task= would make every reward a silent 0.0
         known = ", ".join(sorted(engine.registry.tasks))
-        return JSONResponse({"detail": f"unknown task {task!r}; known: {known}"}, status_code=422)
+        raise HTTPException(422, f"unknown task {task!r}; known: {known}")
     if engine.registry.tasks.get(task) is not None and all(label is None for label in labels):
         # Without references every item would be invalid and OpenRLHF would train on a wall of 0.0 rewards.
-        return JSONResponse(
-            {
-                "detail": f"task {task!r} needs references: send them as 'labels' (OpenRLHF's --label_key), "
-                "or use task=format for a reward without ground truth"
-            },
-            status_code=422,
+        raise HTTPException(
+            422,
+            f"task {task!r} needs references: send them as 'labels' (OpenRLHF's --label_key), "
+            "or use task=format for a reward without ground truth",
         )
     started = time.perf_counter()
     items: list[ScoreItem] = []
@@ -136,12 +131,7 @@ async def get_reward(
             unplaced[i] = str(exc)
             completion = ""
         items.append(ScoreItem(id=str(i), task=task, completion=completion, prompt=p, reference=label))
-    try:
-        response = await engine.score(ScoreRequest(items=items, profile=profile, advantage="none"))
-    except Overloaded as exc:
-        return busy(str(exc), exc.retry_after)
-    except RecipeError as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+    response = await engine.score(ScoreRequest(items=items, profile=profile, advantage="none"))
     results = response.results
     decided = [r.reward is not None and i not in unplaced for i, r in enumerate(results)]
     rewards = [float(r.reward) if ok else 0.0 for r, ok in zip(results, decided, strict=True)]

@@ -9,10 +9,10 @@ import pickle
 import httpx
 import pytest
 
-from service.client import AhaClient, RetryPolicy, ScoreError
+from service.api.openrlhf import split_response
 from service.integrations import verl
+from service.integrations.client import AhaClient, RetryPolicy, ScoreError
 from service.integrations.trl import AhaReward, AsyncAhaReward
-from service.openrlhf import split_response
 from tests.conftest import free_port
 
 CHAOS = json.dumps({"echo": "tests.service.chaos.echo", "hang": "tests.service.chaos.hang"})

@@ -9,6 +9,7 @@ output are kept and scoring continues after them. Group advantages are computed 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -22,6 +23,7 @@ from tqdm import tqdm
 
 from service.advantages import group_advantages
 from service.models import ItemResult, ScoreItem, ScoreRequest
+from service.settings import Settings
 
 Scorer = Callable[[list[dict[str, Any]], dict[str, Any]], list[dict[str, Any]]]
 
@@ -166,7 +168,7 @@ def _finish(in_path: Path, out_path: Path, mode: str) -> dict[str, Any]:
 
 def engine_scorer(settings: Any) -> tuple[Scorer, Callable[[], None]]:
     """A scorer running the engine in this process, and its closer."""
-    from service.app import build_engine
+    from service.engine import build_engine
 
     engine = build_engine(settings)
     loop = asyncio.new_event_loop()
@@ -184,7 +186,7 @@ def engine_scorer(settings: Any) -> tuple[Scorer, Callable[[], None]]:
 
 def http_scorer(url: str, api_key: str | None = None) -> tuple[Scorer, Callable[[], None]]:
     """A scorer calling a running service (with ``api_key``, else ``AHA_API_KEY``), and its closer."""
-    from service.client import AhaClient
+    from service.integrations.client import AhaClient
 
     client = AhaClient(url, api_key=api_key)
 
@@ -192,3 +194,26 @@ def http_scorer(url: str, api_key: str | None = None) -> tuple[Scorer, Callable[
         return client.score(items, **fields)["results"]
 
     return score, client.close
+
+
+def run(args: argparse.Namespace) -> int:
+    """``aha score``: score a JSONL file in-process or through a running service."""
+    in_path = Path(args.input)
+    out_path = Path(args.output) if args.output else in_path.with_suffix(".scored.jsonl")
+    if not args.resume and out_path.exists():
+        out_path.unlink()
+    opts = BatchOptions(
+        profile=args.profile,
+        weights=args.weights or {},
+        options=args.options or {},
+        advantage=args.advantage,
+        batch_size=args.batch_size,
+        use_cache=not args.no_cache,
+    )
+    scorer, close = http_scorer(args.url, args.api_key) if args.url else engine_scorer(Settings())
+    try:
+        summary = score_file(in_path, out_path, scorer, opts, progress=not args.quiet)
+    finally:
+        close()
+    print(json.dumps({"output": str(out_path), **summary}))
+    return 0

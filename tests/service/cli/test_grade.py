@@ -9,7 +9,7 @@ from math import comb
 
 import pytest
 
-from service.grade import Sample, majority_correct, math_equivalent, pass_at_k
+from service.cli.grade import Sample, majority_correct, math_equivalent, pass_at_k
 from tests.conftest import ROOT
 
 

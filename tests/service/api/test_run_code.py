@@ -15,8 +15,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from sandboxes import available_languages
-from service.edge import install_error_handlers
-from service.run_code import router
+from service.api.errors import install_error_handlers
+from service.api.run_code import router
 from service.settings import Settings
 
 pytestmark = pytest.mark.skipif("python" not in available_languages(), reason="python toolchain missing")

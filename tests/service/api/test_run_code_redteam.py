@@ -15,7 +15,7 @@ import requests
 
 from sandboxes import SandboxSettings, available_languages, languages
 from service.settings import Settings
-from tests.service.test_run_code import serve
+from tests.service.api.test_run_code import serve
 
 pytestmark = pytest.mark.skipif("python" not in available_languages(), reason="python toolchain missing")
 

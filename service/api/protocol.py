@@ -4,7 +4,7 @@ uvicorn times out idle keep-alive connections but not a client that opens a conn
 sends its headers a byte at a time: each such connection is held for ever, and a few hundred of them exhaust the
 server (slowloris). Here a connection whose request headers are not complete within ``header_timeout_s`` of its
 first byte (or of the connection, for the first request) is closed. The body has its own deadline in
-``service.edge.BodyGuard``.
+``service.api.guard.BodyGuard``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from service.openrlhf import PromptNotFound, split_response
+from service.api.openrlhf import PromptNotFound, split_response
 
 PROMPT = (
     "<|im_start|>user\nWhat is 2+2? Example: <think>1+1</think><answer>2</answer><|im_end|>\n<|im_start|>assistant\n"

@@ -12,8 +12,8 @@ import httpx
 import pytest
 import requests
 
-from service.auth import accepted, digest, is_loopback, key_digests, presented_key, read_key_file
-from service.client import AhaClient, ScoreError
+from service.api.auth import accepted, digest, is_loopback, key_digests, presented_key, read_key_file
+from service.integrations.client import AhaClient, ScoreError
 from tests.conftest import ROOT
 
 KEY = "aha-test-key-0123456789"

@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sandboxes import Limits, RunResult, RunStatus, available_languages, get_recipe, get_sandbox
 from sandboxes.programs import compile_program, open_box_file, prepared, run_program, safe_relative
-from service.edge import busy
+from service.api.errors import busy
 from service.models import BUSY_RESPONSE
 from service.settings import Settings
 
