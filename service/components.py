@@ -1,40 +1,74 @@
 """The components a reward can be made of, and which verifier judges each task.
 
-Verifier components (accuracy, format, language) are judged by verifier modules (``verifiers.protocol``);
-shaping components (overlong, repetition, cosine, tag_count) are cheap pure functions of the completion and, for
-``cosine``, of the accuracy verdict. A component whose module cannot be imported on this host is *unavailable*:
-it is reported as such on ``/readyz`` and on every item that asks for it, never replaced by a made-up value.
+Verifier components (accuracy, format, language) are judged by verifier objects (``verifiers.protocol``), built
+here once per engine by the named constructors below; shaping components (overlong, repetition, cosine,
+tag_count) are cheap pure functions of the completion and, for ``cosine``, of the accuracy verdict. A component
+whose verifier cannot be imported on this host is *unavailable*: it is reported as such on ``/readyz`` and on every
+item that asks for it, never replaced by a made-up value.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType, ModuleType
+from types import MappingProxyType
 from typing import Any
 
+from sandboxes.config import SandboxSettings
+from verifiers.protocol import ModuleVerifier, NotAVerifier, Verifier
 from verifiers.verdict import Verdict
 
 log = logging.getLogger("aha.components")
 
-# Task name -> verifier module that judges its accuracy. ``format`` has no ground truth: its items are judged
-# by the format component alone (the accuracy component does not apply to them).
-BUILTIN_TASKS: Mapping[str, str | None] = MappingProxyType(
-    {"math": "verifiers.math", "code": "verifiers.code", "format": None}
+VerifierFactory = Callable[[SandboxSettings | None], Verifier]
+
+
+# Each constructor imports its verifier when the registry is built, so a verifier whose dependencies are missing
+# makes its component unavailable instead of stopping the service.
+def math_verifier(sandbox: SandboxSettings | None) -> Verifier:
+    """The math verifier (boxed-answer equivalence)."""
+    from verifiers.math import MathVerifier
+
+    return MathVerifier()
+
+
+def code_verifier(sandbox: SandboxSettings | None) -> Verifier:
+    """The code verifier, running programs in the sandbox of ``sandbox``."""
+    from verifiers.code import CodeVerifier
+
+    return CodeVerifier(sandbox)
+
+
+def format_verifier(sandbox: SandboxSettings | None) -> Verifier:
+    """The format verifier (tag layout)."""
+    from verifiers.format import FormatVerifier
+
+    return FormatVerifier()
+
+
+def language_verifier(sandbox: SandboxSettings | None) -> Verifier:
+    """The language-consistency verifier."""
+    from verifiers.language import LanguageVerifier
+
+    return LanguageVerifier()
+
+
+# Task name -> the constructor of the verifier that judges its accuracy. ``format`` has no ground truth: its items
+# are judged by the format component alone (the accuracy component does not apply to them).
+BUILTIN_TASKS: Mapping[str, VerifierFactory | None] = MappingProxyType(
+    {"math": math_verifier, "code": code_verifier, "format": None}
 )
-# Verifiers whose cost is linear in the completion: run in the event loop, skipping a process round-trip.
-INLINE_VERIFIERS = frozenset({"verifiers.format"})
-VERIFIER_COMPONENTS: Mapping[str, str] = MappingProxyType(
-    {"format": "verifiers.format", "language": "verifiers.language"}
+VERIFIER_COMPONENTS: Mapping[str, VerifierFactory] = MappingProxyType(
+    {"format": format_verifier, "language": language_verifier}
 )
 SHAPING_COMPONENTS = ("overlong", "repetition", "cosine", "tag_count")
 ALL_COMPONENTS = frozenset({"accuracy", *VERIFIER_COMPONENTS, *SHAPING_COMPONENTS})
 
 # The option keys each component reads. A misspelt key (`max_len` for `max_length`) would otherwise be ignored and
 # the default silently used, so keys outside these sets are refused. Accuracy's keys depend on the task's verifier;
-# `signed` is the engine's own. A custom task's verifier is checked only when its module declares OPTION_KEYS.
+# `signed` is the engine's own. A custom task's verifier is checked only when it declares its option keys. These
+# are data, not read from the verifiers, so a client adapter can check a request without importing them.
 _THINK = ("think_tags", "think_prefilled")
 OPTION_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
     {
@@ -51,31 +85,45 @@ OPTION_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
 )
 ACCURACY_OPTION_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
     {
-        "verifiers.math": frozenset(
+        "math": frozenset(
             {"float_rel_tol", "budget_s", "require_boxed", "rounded_decimals", "renaming", "sentence_number", *_THINK}
         ),
-        "verifiers.code": frozenset({"stop_at_first_failure"}),
+        "code": frozenset({"stop_at_first_failure"}),
     }
 )
 
 
 @dataclass(frozen=True)
 class VerifierInfo:
-    """A verifier module as loaded in this process."""
+    """A verifier as loaded in this process, or why it could not be."""
 
-    module_path: str
-    module: ModuleType | None
+    label: str
+    verifier: Verifier | None
     reason: str = ""
 
     @property
     def available(self) -> bool:
-        """True when the module imported and follows the protocol."""
-        return self.module is not None
+        """True when the verifier was built."""
+        return self.verifier is not None
 
     @property
     def version(self) -> str:
-        """The module's VERSION (part of every cache key)."""
-        return str(getattr(self.module, "VERSION", "?"))
+        """The verifier's version (part of every cache key)."""
+        return self.verifier.version if self.verifier is not None else "?"
+
+
+def _build(label: str, factory: VerifierFactory, sandbox: SandboxSettings | None) -> VerifierInfo:
+    try:
+        return VerifierInfo(label, factory(sandbox))
+    except NotAVerifier as exc:
+        return VerifierInfo(label, None, str(exc))
+    except Exception as exc:  # noqa: BLE001 - any import failure makes the component unavailable
+        log.warning("verifier %s unavailable: %s", label, exc)
+        return VerifierInfo(label, None, f"cannot import {label}: {type(exc).__name__}: {exc}")
+
+
+def _custom(module_path: str, sandbox: SandboxSettings | None) -> Verifier:
+    return ModuleVerifier(module_path)
 
 
 @dataclass(frozen=True)
@@ -87,18 +135,6 @@ class ShapingInput:
     length_unit: str  # "tokens" when the client sent a token count, else "chars"
     think_prefilled: bool
     accuracy: Verdict | None
-
-
-def _load(module_path: str) -> VerifierInfo:
-    try:
-        module = importlib.import_module(module_path)
-    except Exception as exc:  # noqa: BLE001 - any import failure makes the component unavailable
-        log.warning("verifier %s unavailable: %s", module_path, exc)
-        return VerifierInfo(module_path, None, f"cannot import {module_path}: {type(exc).__name__}: {exc}")
-    missing = [name for name in ("NAME", "VERSION", "cache_key", "verify") if not hasattr(module, name)]
-    if missing:
-        return VerifierInfo(module_path, None, f"{module_path} lacks {', '.join(missing)}")
-    return VerifierInfo(module_path, module)
 
 
 def _shaping_functions() -> tuple[dict[str, Callable[[ShapingInput, Mapping[str, Any]], float]], str]:
@@ -131,37 +167,58 @@ def _shaping_functions() -> tuple[dict[str, Callable[[ShapingInput, Mapping[str,
 
 @dataclass(frozen=True)
 class Registry:
-    """Tasks, verifiers and shaping functions available in this process."""
+    """Tasks, verifiers and shaping functions available in this process.
 
-    tasks: Mapping[str, str | None]
+    ``tasks`` maps a task to the verifier of its accuracy (None: no ground truth), ``verifiers`` a verifier
+    component (format, language) to its verifier.
+    """
+
+    tasks: Mapping[str, VerifierInfo | None]
     verifiers: Mapping[str, VerifierInfo]
     shaping: Mapping[str, Callable[[ShapingInput, Mapping[str, Any]], float]]
     shaping_reason: str = ""
     components: frozenset[str] = field(default=ALL_COMPONENTS)
 
     @classmethod
-    def load(cls, custom_tasks: Mapping[str, str] | None = None) -> Registry:
-        """Import every verifier once; custom tasks map a task name to a module path."""
-        tasks = dict(BUILTIN_TASKS)
-        tasks.update(custom_tasks or {})
-        paths = {p for p in tasks.values() if p} | set(VERIFIER_COMPONENTS.values())
-        verifiers = {path: _load(path) for path in sorted(paths)}
+    def load(cls, custom_tasks: Mapping[str, str] | None = None, sandbox: SandboxSettings | None = None) -> Registry:
+        """Build every verifier once; custom tasks map a task name to a verifier module's path. The code verifier
+        runs programs in the sandbox of ``sandbox`` (None: of the environment's settings)."""
+        # A built-in verifier is labelled by its package, a custom one by its module path.
+        tasks: dict[str, VerifierInfo | None] = {
+            task: None if factory is None else _build(f"verifiers.{task}", factory, sandbox)
+            for task, factory in BUILTIN_TASKS.items()
+        }
+        for task, path in (custom_tasks or {}).items():
+            tasks[task] = _build(path, lambda s, path=path: _custom(path, s), sandbox)
+        verifiers = {name: _build(f"verifiers.{name}", f, sandbox) for name, f in VERIFIER_COMPONENTS.items()}
         shaping, reason = _shaping_functions()
         return cls(MappingProxyType(tasks), MappingProxyType(verifiers), MappingProxyType(shaping), reason)
+
+    @classmethod
+    def offline(cls) -> Registry:
+        """The built-in tasks and components with no verifier built: what a client needs to check option keys."""
+        tasks = {
+            task: None if f is None else VerifierInfo(f"verifiers.{task}", None) for task, f in BUILTIN_TASKS.items()
+        }
+        return cls(MappingProxyType(tasks), MappingProxyType({}), MappingProxyType({}))
+
+    def has_reference(self, task: str) -> bool:
+        """True when ``task`` is known and judged against a reference (ground truth)."""
+        return self.tasks.get(task) is not None
 
     def option_keys(self, component: str, task: str | None = None) -> frozenset[str] | None:
         """The option keys ``component`` reads (for accuracy: for ``task``, else for any task); None: not known."""
         if component != "accuracy":
             return OPTION_KEYS.get(component)
-        paths = [self.tasks[task]] if task is not None and task in self.tasks else list(self.tasks.values())
+        names = [task] if task is not None and task in self.tasks else list(self.tasks)
         keys = {"signed"}
-        for path in paths:
-            if path is None:
+        for name in names:
+            info = self.tasks[name]
+            if info is None:
                 continue
-            declared = ACCURACY_OPTION_KEYS.get(path)
-            if declared is None:
-                info = self.verifiers.get(path)
-                declared = getattr(info.module, "OPTION_KEYS", None) if info is not None else None
+            declared = ACCURACY_OPTION_KEYS.get(name) if name in BUILTIN_TASKS else None
+            if declared is None and info.verifier is not None:
+                declared = info.verifier.option_keys
             if declared is None:
                 return None  # a custom verifier that does not say what it reads: its keys cannot be checked
             keys.update(declared)
@@ -184,26 +241,38 @@ class Registry:
                 problems.append(f"unknown option(s) {named} for {component}{where}; valid: {', '.join(sorted(valid))}")
         return "; ".join(problems) or None
 
+    def all_verifiers(self) -> list[VerifierInfo]:
+        """Every verifier this registry built or tried to, each once."""
+        infos = [info for info in self.tasks.values() if info is not None] + list(self.verifiers.values())
+        return list({info.label: info for info in infos}.values())
+
     def pool_modules(self) -> list[str]:
-        """Modules the worker processes should import up front."""
-        modules = [p for p, info in self.verifiers.items() if info.available and p not in INLINE_VERIFIERS]
-        # a verifier may name modules that warm it up on import (see verifiers/math/warm.py)
-        return modules + [m for p in modules for m in getattr(self.verifiers[p].module, "PRELOAD", ())]
+        """Modules the worker processes should import up front: each verifier's own and those it names."""
+        modules: list[str] = []
+        for info in self.all_verifiers():
+            verifier = info.verifier
+            if verifier is None or verifier.inline:
+                continue
+            home = verifier.label if isinstance(verifier, ModuleVerifier) else type(verifier).__module__
+            modules += [home, *verifier.preload]  # e.g. verifiers/math/warm.py, which warms the parser up
+        return modules
 
     def report(self) -> dict[str, Any]:
         """Which tasks and components are usable, for ``/readyz``."""
         tasks = {}
-        for task, path in self.tasks.items():
-            info = self.verifiers.get(path) if path else None
-            usable = path is None or (info is not None and info.available)
-            tasks[task] = {"usable": usable, "verifier": path, **({} if usable else {"reason": info.reason})}
+        for task, info in self.tasks.items():
+            usable = info is None or info.available
+            label = None if info is None else info.label
+            tasks[task] = {
+                "usable": usable,
+                "verifier": label,
+                **({} if usable or info is None else {"reason": info.reason}),
+            }
         comps: dict[str, Any] = {"accuracy": {"usable": True, "by_task": True}}
-        for name, path in VERIFIER_COMPONENTS.items():
-            info = self.verifiers[path]
+        for name, info in self.verifiers.items():
             comps[name] = {"usable": info.available, **({} if info.available else {"reason": info.reason})}
-            model_status = getattr(info.module, "model_status", None)
-            if model_status is not None:  # e.g. the language-ID model file: present and readable?
-                model = model_status()
+            model = info.verifier.status() if info.verifier is not None else None
+            if model is not None:  # e.g. the language-ID model file: present and readable?
                 comps[name]["model"] = model
                 if not model.get("ok", True):
                     comps[name].update(usable=False, reason=model.get("error") or "model unavailable")

@@ -20,26 +20,20 @@ from typing import Any
 import sandboxes
 from service.advantages import group_advantages
 from service.cache import Cache, make_cache
-from service.components import (
-    INLINE_VERIFIERS,
-    SHAPING_COMPONENTS,
-    VERIFIER_COMPONENTS,
-    Registry,
-    ShapingInput,
-)
+from service.components import SHAPING_COMPONENTS, Registry, ShapingInput, VerifierInfo
 from service.fair import FairSlots
 from service.metrics import Metrics
-from service.models import ItemResult, Message, ScoreItem, ScoreRequest, ScoreResponse, ScoreStats
+from service.models import ItemResult, ItemStatus, Message, ScoreItem, ScoreRequest, ScoreResponse, ScoreStats
 from service.pool import VerifierPool, call_verifier
 from service.profiles import RewardRecipe, resolve
 from service.settings import Settings
+from verifiers.protocol import Verifier
 from verifiers.shaping import completion_length
 from verifiers.tags import THINK_TAGS, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
 log = logging.getLogger("aha.engine")
 
-INVALID_ITEM = "invalid_item"
 # Which verdict speaks for the item when the recipe has several components.
 _PRIMARY_ORDER = ("accuracy", "format", "language")
 # Share of the pool's fair slots one job of a verifier that runs programs takes (see service/fair.py).
@@ -73,10 +67,9 @@ class Job:
     """One verifier call, identified by the hash of everything its verdict depends on."""
 
     key: str
-    module_path: str
+    verifier: Verifier
     attempt: Attempt
     timeout: float
-    inline: bool
     units: int = 1
 
 
@@ -139,7 +132,7 @@ def build_engine(settings: Settings) -> Engine:
         settings.redis_timeout_s,
         settings.redis_retry_s,
     )
-    return Engine(settings, cache, Registry.load(settings.custom_tasks), Metrics())
+    return Engine(settings, cache, Registry.load(settings.custom_tasks, settings.sandbox), Metrics())
 
 
 class Engine:
@@ -231,11 +224,11 @@ class Engine:
         # The in-process work (format checks, shaping) is linear in the text, but a batch of long completions is
         # still seconds of it: off the event loop then, so other requests and /healthz are answered meanwhile.
         offload = sum(len(plan.text) for plan in plans) > _OFFLOAD_CHARS
-        inline = [job for job in pending if job.inline]
+        inline = [job for job in pending if job.verifier.inline]
         if inline:
             ran = await asyncio.to_thread(self._run_inlines, inline) if offload else self._run_inlines(inline)
             verdicts.update(ran)
-        remote = [job for job in pending if not job.inline]
+        remote = [job for job in pending if not job.verifier.inline]
         if remote:
             done = await asyncio.gather(*(self._run_shared(job, lane) for job in remote))
             verdicts.update(zip((job.key for job in remote), done, strict=True))
@@ -326,7 +319,7 @@ class Engine:
             needed.append("accuracy")  # cosine scales by correctness even when accuracy itself has no weight
         for component in needed:
             options = {**recipe.options.get(component, {}), **(item.options or {}).get(component, {})}
-            if component == "accuracy":
+            if component == "accuracy" and task_verifier is not None:  # a task without ground truth has none
                 plan.signed_accuracy = bool(options.pop("signed", False))
                 self._add_job(
                     plan,
@@ -334,11 +327,11 @@ class Engine:
                     task_verifier,
                     Attempt(text, item.reference, prompt or None, item.language, options),
                 )
-            elif component in VERIFIER_COMPONENTS:
+            elif component in self.registry.verifiers:
                 self._add_job(
                     plan,
                     component,
-                    VERIFIER_COMPONENTS[component],
+                    self.registry.verifiers[component],
                     Attempt(text, None, prompt or None, item.language, options),
                 )
             elif component in SHAPING_COMPONENTS:
@@ -348,25 +341,26 @@ class Engine:
                     plan.unavailable[component] = self.registry.shaping_reason
         return plan
 
-    def _add_job(self, plan: Plan, component: str, module_path: str | None, attempt: Attempt) -> None:
-        info = self.registry.verifiers.get(module_path or "")
-        if info is None or info.module is None:
-            plan.unavailable[component] = info.reason if info else f"no verifier for {component}"
+    def _add_job(self, plan: Plan, component: str, info: VerifierInfo, attempt: Attempt) -> None:
+        verifier = info.verifier
+        if verifier is None:
+            plan.unavailable[component] = info.reason
             return
-        module = info.module
         try:
-            content_key = module.cache_key(attempt)
-            budget = float(module.budget_s(attempt)) if hasattr(module, "budget_s") else self.settings.item_timeout_s
+            content_key = verifier.cache_key(attempt)
+            budget = verifier.budget_s(attempt)
         except Exception as exc:  # noqa: BLE001 - a verifier bug on one item stays on that item
             plan.broken[component] = Verdict(
-                0.0, Status.VERIFIER_ERROR, f"{module_path}.cache_key raised {type(exc).__name__}: {exc}"[:300]
+                0.0, Status.VERIFIER_ERROR, f"{info.label}.cache_key raised {type(exc).__name__}: {exc}"[:300]
             )
             return
-        digest = hashlib.sha256(f"{module_path}\0{info.version}\0{content_key}".encode()).hexdigest()
-        timeout = min(max(budget, 0.1), self.settings.max_item_timeout_s)
+        digest = hashlib.sha256(f"{info.label}\0{verifier.version}\0{content_key}".encode()).hexdigest()
+        if budget is None:
+            budget = self.settings.item_timeout_s
+        timeout = min(max(float(budget), 0.1), self.settings.max_item_timeout_s)
         attempt = dataclasses.replace(attempt, deadline_s=timeout)
-        units = SANDBOXED_UNITS if getattr(module, "SANDBOXED", False) else 1
-        plan.jobs[component] = Job(digest, module_path, attempt, timeout, module_path in INLINE_VERIFIERS, units)
+        units = SANDBOXED_UNITS if verifier.sandboxed else 1
+        plan.jobs[component] = Job(digest, verifier, attempt, timeout, units)
 
     # -- running ----------------------------------------------------------------------------------------------
 
@@ -375,8 +369,8 @@ class Engine:
 
     def _run_inline(self, job: Job) -> Verdict:
         started = time.perf_counter()
-        verdict = Verdict.from_dict(call_verifier(job.module_path, job.attempt))
-        self.metrics.verify_seconds.labels(verifier=job.module_path).observe(time.perf_counter() - started)
+        verdict = Verdict.from_dict(call_verifier(job.verifier, job.attempt))
+        self.metrics.verify_seconds.labels(verifier=job.verifier.label).observe(time.perf_counter() - started)
         return verdict
 
     async def _run_shared(self, job: Job, lane: object) -> Verdict:
@@ -391,10 +385,10 @@ class Engine:
     async def _run_pool(self, job: Job, lane: object) -> Verdict:
         async with self.slots.hold(lane, job.units):
             started = time.perf_counter()
-            verdict = await self.pool.run(job.module_path, job.attempt, job.timeout)
-        self.metrics.verify_seconds.labels(verifier=job.module_path).observe(time.perf_counter() - started)
+            verdict = await self.pool.run(job.verifier, job.attempt, job.timeout)
+        self.metrics.verify_seconds.labels(verifier=job.verifier.label).observe(time.perf_counter() - started)
         if verdict.status == Status.TIMEOUT:
-            self.metrics.timeouts.labels(verifier=job.module_path).inc()
+            self.metrics.timeouts.labels(verifier=job.verifier.label).inc()
         return verdict
 
     # -- combining --------------------------------------------------------------------------------------------
@@ -443,7 +437,7 @@ class Engine:
                 return _invalid(plan, f"bad options for {component}: {why}")
             components[component] = value
             details[component] = {
-                "status": "scored",
+                "status": ItemStatus.SCORED.value,
                 "options": dict(options),
                 "length": plan.length,
                 "length_unit": plan.length_unit,
@@ -481,8 +475,8 @@ class Engine:
             if component in by_component:
                 verdict = by_component[component]
                 return str(verdict.status), verdict.reason
-        return "scored", "shaping components only"
+        return ItemStatus.SCORED.value, "shaping components only"
 
 
 def _invalid(plan: Plan, reason: str) -> ItemResult:
-    return ItemResult(id=plan.id, reward=None, components={}, status=INVALID_ITEM, reason=reason, details={})
+    return ItemResult(id=plan.id, reward=None, components={}, status=ItemStatus.INVALID_ITEM, reason=reason, details={})

@@ -36,6 +36,7 @@ from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 
+from verifiers.protocol import Verifier
 from verifiers.verdict import Attempt, Status, Verdict
 
 log = logging.getLogger("aha.pool")
@@ -79,14 +80,13 @@ def _init_worker(memory_mb: int, preload: Sequence[str], forkserver_pid: int | N
             log.debug("could not preload %s", module, exc_info=True)
 
 
-def call_verifier(module_path: str, attempt: Attempt) -> dict:
-    """Run ``module.verify(attempt)`` inside a worker and return the verdict as a dict.
+def call_verifier(verifier: Verifier, attempt: Attempt) -> dict:
+    """Run ``verifier.verify(attempt)`` (inside a worker, or inline) and return the verdict as a dict.
 
     Exceptions become verdicts here, so what crosses the process boundary is always plain data.
     """
     try:
-        module = importlib.import_module(module_path)
-        verdict = module.verify(attempt)
+        verdict = verifier.verify(attempt)
     except MemoryError:
         return Verdict(0.0, Status.OUT_OF_MEMORY, "verifier ran out of memory").to_dict()
     except RecursionError:
@@ -109,13 +109,13 @@ def _error(reason: str, status: str = Status.VERIFIER_ERROR) -> dict:
 
 
 def call_pickled(payload: bytes) -> bytes:
-    """Worker side of ``VerifierPool.run``: unpickle ``(module_path, attempt)``, judge, pickle the verdict dict.
+    """Worker side of ``VerifierPool.run``: unpickle ``(verifier, attempt)``, judge, pickle the verdict dict.
 
     Pebble only ever moves bytes, so nothing a verifier receives or returns can break pebble's threads.
     """
     try:
-        module_path, attempt = pickle.loads(payload)
-        result = call_verifier(module_path, attempt)
+        verifier, attempt = pickle.loads(payload)
+        result = call_verifier(verifier, attempt)
     except MemoryError:
         result = _error("verifier ran out of memory", Status.OUT_OF_MEMORY)
     except BaseException as exc:  # noqa: BLE001 - SystemExit from a verifier must not reach pebble either
@@ -303,8 +303,8 @@ class VerifierPool:
 
     # -- calls ----------------------------------------------------------------------------------------------------
 
-    async def run(self, module_path: str, attempt: Attempt, timeout: float) -> Verdict:
-        """Judge ``attempt`` with ``module_path`` in a worker, killing the worker after ``timeout`` seconds.
+    async def run(self, verifier: Verifier, attempt: Attempt, timeout: float) -> Verdict:
+        """Judge ``attempt`` with ``verifier`` in a worker, killing the worker after ``timeout`` seconds.
 
         Never raises for a verifier's or the pool's failure: those become undecided verdicts (timeout,
         out_of_memory, verifier_error) for this call only. A call waits at most ``start_wait_s`` for the pool to
@@ -313,7 +313,7 @@ class VerifierPool:
         try:
             # Pickled here, in the caller's thread: a value pebble's scheduler thread could not pickle (a reference
             # nested 500 deep) used to kill that thread and with it every later call.
-            payload = pickle.dumps((module_path, attempt), protocol=pickle.HIGHEST_PROTOCOL)
+            payload = pickle.dumps((verifier, attempt), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # noqa: BLE001 - RecursionError, PicklingError, TypeError...
             return Verdict(0.0, Status.VERIFIER_ERROR, f"the attempt cannot be sent to a worker: {_describe(exc)}")
         gen = await self._live_generation()

@@ -39,6 +39,22 @@ UNDECIDED_STATUSES: frozenset[str] = frozenset(
 )
 
 
+
+class CaseVerdict(StrEnum):
+    """What happened to one test of a code item: `details.accuracy.tests[].verdict`."""
+
+    ACCEPTED = "accepted"
+    WRONG_ANSWER = "wrong_answer"
+    RUNTIME_ERROR = "runtime_error"
+    TIME_LIMIT = "time_limit"
+    MEMORY_LIMIT = "memory_limit"
+    OUTPUT_LIMIT = "output_limit"
+    COMPILE_ERROR = "compile_error"
+    SKIPPED = "skipped"  # not run: an earlier test failed and the reference stops at the first failure
+    SANDBOX_ERROR = "sandbox_error"  # ours or the reference's setup, never the program's
+    REFERENCE_INCOMPLETE = "reference_incomplete"  # the reference's test needs a helper it does not define
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One completion to judge, with everything a verifier may use.

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,6 +15,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+import sandboxes
 from service.api import openrlhf, run_code
 from service.api.auth import OPEN_PATHS, ApiKeyAuth, key_digests
 from service.api.errors import install_error_handlers
@@ -23,6 +23,7 @@ from service.api.guard import BodyGuard
 from service.engine import Engine, build_engine
 from service.models import BUSY_RESPONSE, ERROR_RESPONSES, UNAUTHORIZED_RESPONSE, ErrorBody, ScoreRequest, ScoreResponse
 from service.settings import Settings
+from verifiers.verdict import CaseVerdict
 
 log = logging.getLogger("aha.app")
 
@@ -42,12 +43,12 @@ def without_host_paths(value: Any) -> Any:
     return value
 
 
-def _optional_report(module_path: str, function: str) -> dict[str, Any]:
-    # Reports from parts other issues deliver (sandboxes, language model): absent parts say so.
+def _sandbox_report(report: Callable[..., dict[str, Any]], settings: Settings) -> dict[str, Any]:
+    # The sandbox's reports probe the host (toolchains, cgroups, the docker engine): a failure is reported, not raised.
     try:
-        return getattr(importlib.import_module(module_path), function)()
+        return report(settings=settings.sandbox)
     except Exception as exc:  # noqa: BLE001
-        return {"usable": False, "reason": f"{module_path}.{function}: {type(exc).__name__}: {exc}"}
+        return {"usable": False, "reason": f"{report.__name__}: {type(exc).__name__}: {exc}"}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -117,10 +118,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = engine.pool.health()
         report["pool"] = {key: pool[key] for key in ("healthy", "reason", "rebuilds", "generation")}
         report["queue"] = {"depth": engine.queue_depth, "max": settings.max_queue}
-        report["sandbox"] = await asyncio.to_thread(_optional_report, "sandboxes", "isolation_report")
+        report["sandbox"] = await asyncio.to_thread(_sandbox_report, sandboxes.isolation_report, settings)
         report["languages"] = {
-            "usable": await asyncio.to_thread(_optional_report, "sandboxes", "available_languages"),
-            "unavailable": await asyncio.to_thread(_optional_report, "sandboxes", "unavailable_languages"),
+            "usable": await asyncio.to_thread(_sandbox_report, sandboxes.available_languages, settings),
+            "unavailable": await asyncio.to_thread(_sandbox_report, sandboxes.unavailable_languages, settings),
         }
         report = without_host_paths(report)
         if not pool["healthy"]:
@@ -162,6 +163,13 @@ def _truthful_schema(app: FastAPI, keyed: bool) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
+            # Per-test verdicts live in a code item's free-form details; the schema still names every one.
+            schema.setdefault("components", {}).setdefault("schemas", {})["CaseVerdict"] = {
+                "title": "CaseVerdict",
+                "type": "string",
+                "enum": [v.value for v in CaseVerdict],
+                "description": "details.accuracy.tests[].verdict of a code item: what happened to one test",
+            }
             error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
             if keyed:
                 bearer = {"type": "http", "scheme": "bearer"}

@@ -114,7 +114,7 @@ async def get_reward(
     if task not in engine.registry.tasks:  # a misspelt ?task= would make every reward a silent 0.0
         known = ", ".join(sorted(engine.registry.tasks))
         raise HTTPException(422, f"unknown task {task!r}; known: {known}")
-    if engine.registry.tasks.get(task) is not None and all(label is None for label in labels):
+    if engine.registry.has_reference(task) and all(label is None for label in labels):
         # Without references every item would be invalid and OpenRLHF would train on a wall of 0.0 rewards.
         raise HTTPException(
             422,

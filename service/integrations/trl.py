@@ -119,7 +119,7 @@ class AhaReward:
                 f"(e.g. profile='r1-zero'), or give it a weight (weights={{{self.component!r}: 1.0}})"
             )
         # Option keys of the built-in verifiers are known here; a custom task's are checked by the service.
-        keys = Registry(BUILTIN_TASKS, {}, {}).unknown_options(self.options, self.task)
+        keys = Registry.offline().unknown_options(self.options, self.task)
         if keys is not None:
             raise RewardSetupError(keys)
         if BUILTIN_TASKS.get(self.task) is not None and not self.reference_column:

@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from service.components import ALL_COMPONENTS, BUILTIN_TASKS, Registry
+from service.components import ALL_COMPONENTS, Registry
 from service.integrations.client import AhaClient, raise_setup_errors
 from service.profiles import resolve
 from verifiers.code.reference import is_inputs_outputs
@@ -67,7 +67,7 @@ class Settings:
         weights = dict(raw.get("weights") or {})
         options = {k: dict(v) for k, v in (raw.get("options") or {}).items()}
         recipe = resolve(profile, weights, options, set(ALL_COMPONENTS))
-        problem = Registry(BUILTIN_TASKS, {}, {}).unknown_options(options, raw.get("task"))
+        problem = Registry.offline().unknown_options(options, raw.get("task"))
         if problem is not None:
             raise ValueError(problem)
         return cls(

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from service.pool import VerifierPool, _death_verdict, call_verifier, oom_kills
+from verifiers.protocol import ModuleVerifier
 from verifiers.verdict import Attempt, Status
 
 ECHO = "tests.service.chaos.echo"
@@ -96,8 +97,8 @@ def test_attempt_too_deep_to_pickle_costs_that_call_only(pool):
     # Finding 1: pebble pickled the attempt in its scheduler thread; RecursionError there killed the thread, the
     # call never returned and every later call failed.
     async def scenario():
-        bad = await asyncio.wait_for(pool.run(ECHO, Attempt("1", deep(500)), 5), 15)
-        good = await asyncio.wait_for(pool.run(ECHO, Attempt("1", "1"), 5), 15)
+        bad = await asyncio.wait_for(pool.run(ModuleVerifier(ECHO), Attempt("1", deep(500)), 5), 15)
+        good = await asyncio.wait_for(pool.run(ModuleVerifier(ECHO), Attempt("1", "1"), 5), 15)
         return bad, good
 
     bad, good = asyncio.run(scenario())
@@ -109,12 +110,14 @@ def test_attempt_too_deep_to_pickle_costs_that_call_only(pool):
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the thread we kill
 def test_dead_pebble_thread_is_detected_and_the_pool_rebuilt(pool):
     async def scenario():
-        assert (await asyncio.wait_for(pool.run(ECHO, Attempt("1", "1"), 5), 30)).status == Status.CORRECT
-        in_flight = asyncio.ensure_future(pool.run(HANG, Attempt("spin"), 30))
+        assert (
+            await asyncio.wait_for(pool.run(ModuleVerifier(ECHO), Attempt("1", "1"), 5), 30)
+        ).status == Status.CORRECT
+        in_flight = asyncio.ensure_future(pool.run(ModuleVerifier(HANG), Attempt("spin"), 30))
         await asyncio.sleep(0.3)
         # The failure of finding 1, produced for real inside pebble: its scheduler thread dies of RecursionError
         # pickling an argument. VerifierPool.run never hands pebble such a value, so go to the pebble pool itself.
-        pool._gen.pool.schedule(call_verifier, args=(ECHO, Attempt("1", deep(500))))
+        pool._gen.pool.schedule(call_verifier, args=(ModuleVerifier(ECHO), Attempt("1", deep(500))))
         started = time.monotonic()
         verdict = await asyncio.wait_for(in_flight, 15)
         return verdict, time.monotonic() - started
@@ -125,16 +128,18 @@ def test_dead_pebble_thread_is_detected_and_the_pool_rebuilt(pool):
     wait_until(lambda: pool.health()["healthy"], 30, "the rebuilt pool")
     health = pool.health()
     assert health["rebuilds"] >= 1 and "pebble" in health["last_failure"]
-    assert asyncio.run(pool.run(ECHO, Attempt("2", "2"), 5)).status == Status.CORRECT
+    assert asyncio.run(pool.run(ModuleVerifier(ECHO), Attempt("2", "2"), 5)).status == Status.CORRECT
 
 
 def test_killed_forkserver_is_replaced_and_the_call_in_flight_is_answered(pool):
     # Finding 2: the OOM killer takes the forkserver; the pool must notice, say so, and come back on its own.
     async def scenario():
-        assert (await asyncio.wait_for(pool.run(ECHO, Attempt("1", "1"), 5), 30)).status == Status.CORRECT
+        assert (
+            await asyncio.wait_for(pool.run(ModuleVerifier(ECHO), Attempt("1", "1"), 5), 30)
+        ).status == Status.CORRECT
         old = forkserver_pid()
         workers = children(old)
-        in_flight = asyncio.ensure_future(pool.run(HANG, Attempt("spin"), 30))
+        in_flight = asyncio.ensure_future(pool.run(ModuleVerifier(HANG), Attempt("spin"), 30))
         await asyncio.sleep(0.3)
         os.kill(old, signal.SIGKILL)
         deadline = time.monotonic() + 5
@@ -144,7 +149,7 @@ def test_killed_forkserver_is_replaced_and_the_call_in_flight_is_answered(pool):
         started = time.monotonic()
         verdict = await asyncio.wait_for(in_flight, 15)
         waited = time.monotonic() - started
-        later = await asyncio.wait_for(pool.run(ECHO, Attempt("2", "2"), 5), 60)
+        later = await asyncio.wait_for(pool.run(ModuleVerifier(ECHO), Attempt("2", "2"), 5), 60)
         return old, workers, verdict, waited, later
 
     old, workers, verdict, waited, later = asyncio.run(scenario())
@@ -164,21 +169,21 @@ def test_worker_killed_by_a_signal_is_not_called_out_of_memory(pool, tmp_path):
     pidfile = tmp_path / "pid"
 
     async def scenario():
-        call = asyncio.ensure_future(pool.run(SLEEPER, Attempt("s", str(pidfile)), 30))
+        call = asyncio.ensure_future(pool.run(ModuleVerifier(SLEEPER), Attempt("s", str(pidfile)), 30))
         os.kill(await read_pid(pidfile), signal.SIGKILL)
         return await asyncio.wait_for(call, 15)
 
     verdict = asyncio.run(scenario())
     assert verdict.status == Status.VERIFIER_ERROR, verdict
     assert "killed by signal 9" in verdict.reason
-    assert asyncio.run(pool.run(ECHO, Attempt("1", "1"), 5)).status == Status.CORRECT
+    assert asyncio.run(pool.run(ModuleVerifier(ECHO), Attempt("1", "1"), 5)).status == Status.CORRECT
 
 
 def test_verifier_exit_and_unsendable_verdict_stay_on_their_call(pool):
     async def scenario():
-        exits = await asyncio.wait_for(pool.run("tests.service.chaos.exits", Attempt("x"), 5), 30)
-        deep_verdict = await asyncio.wait_for(pool.run("tests.service.chaos.deep", Attempt("x"), 5), 30)
-        good = await asyncio.wait_for(pool.run(ECHO, Attempt("1", "1"), 5), 30)
+        exits = await asyncio.wait_for(pool.run(ModuleVerifier("tests.service.chaos.exits"), Attempt("x"), 5), 30)
+        deep_verdict = await asyncio.wait_for(pool.run(ModuleVerifier("tests.service.chaos.deep"), Attempt("x"), 5), 30)
+        good = await asyncio.wait_for(pool.run(ModuleVerifier(ECHO), Attempt("1", "1"), 5), 30)
         return exits, deep_verdict, good
 
     # SystemExit used to come out of the pool into the caller, where it stops an event loop.
@@ -194,7 +199,7 @@ def test_close_answers_the_calls_still_waiting(tmp_path):
     pidfile = tmp_path / "pid"
 
     async def scenario():
-        call = asyncio.ensure_future(pool.run(SLEEPER, Attempt("s", str(pidfile)), 30))
+        call = asyncio.ensure_future(pool.run(ModuleVerifier(SLEEPER), Attempt("s", str(pidfile)), 30))
         worker = await read_pid(pidfile)
         started = time.monotonic()
         await asyncio.to_thread(pool.close)
@@ -227,7 +232,9 @@ def test_workers_fork_with_the_math_fallback_parser_loaded() -> None:
     pool = VerifierPool(1, 2048, ("verifiers.math", "verifiers.math.warm", "tests.service.chaos.modules"))
     try:
         assert pool.wait_ready(60)
-        verdict = asyncio.run(pool.run("tests.service.chaos.modules", Attempt(completion="", reference=wanted), 30))
+        verdict = asyncio.run(
+            pool.run(ModuleVerifier("tests.service.chaos.modules"), Attempt(completion="", reference=wanted), 30)
+        )
         assert verdict.details["loaded"] == wanted.split()
     finally:
         pool.close()

@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from sandboxes import Sandbox, get_sandbox
+from sandboxes import Sandbox, SandboxSettings, get_sandbox
 from verifiers.code.extract import extract_program
 from verifiers.code.judge import judge, test_wall_s, to_verdict
 from verifiers.code.reference import Reference, ReferenceError_, parse_reference, reference_recipe
+from verifiers.protocol import VerifierDefaults
 from verifiers.verdict import Attempt, Status, Verdict
 
 NAME = "code"
@@ -76,7 +78,7 @@ def budget_s(attempt: Attempt) -> float:
 
 def verify(attempt: Attempt, sandbox: Sandbox | None = None) -> Verdict:
     """Judge the completion's program against the reference's tests in `sandbox` (the caller's; without one, a
-    sandbox of the environment's settings, built for this call)."""
+    sandbox of the environment's settings, built for this call: `CodeVerifier` is given the service's)."""
     try:
         ref = _reference(attempt)
     except ReferenceError_ as exc:
@@ -91,3 +93,25 @@ def verify(attempt: Attempt, sandbox: Sandbox | None = None) -> Verdict:
     except Exception as exc:  # our bug, not the program's fault
         return Verdict(0.0, Status.SANDBOX_ERROR, f"{type(exc).__name__}: {exc}"[:300])
     return to_verdict(ref, outcome, program)
+
+
+@dataclass(frozen=True)
+class CodeVerifier(VerifierDefaults):
+    """The code verifier as the engine registers it, with the sandbox settings the service was started with."""
+
+    sandbox: SandboxSettings | None = None
+    label = "verifiers.code"
+    version = VERSION
+    sandboxed = SANDBOXED
+
+    def cache_key(self, attempt: Attempt) -> str:
+        """See `cache_key`."""
+        return cache_key(attempt)
+
+    def verify(self, attempt: Attempt) -> Verdict:
+        """See `verify`: in the sandbox of these settings."""
+        return verify(attempt, get_sandbox(settings=self.sandbox))
+
+    def budget_s(self, attempt: Attempt) -> float:
+        """See `budget_s`."""
+        return budget_s(attempt)

@@ -11,17 +11,17 @@ from typing import Any
 from sandboxes import Limits, RunResult, RunStatus, Sandbox, available_languages
 from sandboxes.programs import Program, compile_program, prepared, run_program
 from verifiers.code.compare import compare_output, values_equal
-from verifiers.code.inbox import HARNESS_NAME, codec, harness_file
+from verifiers.code.inbox import HARNESS_NAME, HarnessCode, codec, harness_file
 from verifiers.code.reference import Reference, Test
-from verifiers.verdict import Status, Verdict
+from verifiers.verdict import CaseVerdict, Status, Verdict
 
 SETUP_NAME = "__aha_setup.py"  # the reference's setup, which the worker runs before the program
-ACCEPTED = "accepted"
+_NOT_THE_PROGRAMS_FAILURE = (CaseVerdict.ACCEPTED, CaseVerdict.SKIPPED, CaseVerdict.SANDBOX_ERROR)
 _RUN_TO_VERDICT = {
-    RunStatus.RUNTIME_ERROR: "runtime_error",
-    RunStatus.TIME_LIMIT: "time_limit",
-    RunStatus.MEMORY_LIMIT: "memory_limit",
-    RunStatus.OUTPUT_LIMIT: "output_limit",
+    RunStatus.RUNTIME_ERROR: CaseVerdict.RUNTIME_ERROR,
+    RunStatus.TIME_LIMIT: CaseVerdict.TIME_LIMIT,
+    RunStatus.MEMORY_LIMIT: CaseVerdict.MEMORY_LIMIT,
+    RunStatus.OUTPUT_LIMIT: CaseVerdict.OUTPUT_LIMIT,
 }
 
 
@@ -61,7 +61,7 @@ def _limits(ref: Reference, output_bytes: int) -> Limits:
 
 
 def _run_verdict(res: RunResult) -> str:
-    return _RUN_TO_VERDICT.get(res.status, "runtime_error")
+    return _RUN_TO_VERDICT.get(res.status, CaseVerdict.RUNTIME_ERROR)
 
 
 def _stdio_test(sandbox: Sandbox, prog: Program, ref: Reference, test: Test) -> dict[str, Any]:
@@ -71,17 +71,17 @@ def _stdio_test(sandbox: Sandbox, prog: Program, ref: Reference, test: Test) -> 
     if res.peak_memory_bytes:
         entry["memory_mb"] = round(res.peak_memory_bytes / (1 << 20), 2)
     if res.status == RunStatus.SANDBOX_ERROR:
-        return {**entry, "verdict": "sandbox_error", "error": res.reason}
+        return {**entry, "verdict": CaseVerdict.SANDBOX_ERROR, "error": res.reason}
     if res.status != RunStatus.OK:
         return {**entry, "verdict": _run_verdict(res), "stderr": _clip(res.stderr), "reason": res.reason}
     if res.cpu_s > ref.time_limit_s * _TREE_CPU_SLACK + 0.05:
         # The CPU rlimit is per process: work spread over forked children escapes it, the run's cgroup does not.
         why = f"the program's processes used {res.cpu_s:.2f} s of CPU, over the {ref.time_limit_s:g} s limit"
-        return {**entry, "verdict": "time_limit", "reason": why}
+        return {**entry, "verdict": CaseVerdict.TIME_LIMIT, "reason": why}
     got = res.stdout.decode("utf-8", "replace")
     if compare_output(got, test.stdout, ref.compare, ref.abs_tol, ref.rel_tol):
-        return {**entry, "verdict": ACCEPTED}
-    return {**entry, "verdict": "wrong_answer", "got": _clip(got, 100)}
+        return {**entry, "verdict": CaseVerdict.ACCEPTED}
+    return {**entry, "verdict": CaseVerdict.WRONG_ANSWER, "got": _clip(got, 100)}
 
 
 def _harness_tests(
@@ -126,7 +126,7 @@ def _harness_tests(
     )
     kind = "fn" if mode == "fn" else "code"
     if res.status == RunStatus.SANDBOX_ERROR:
-        return [{"kind": kind, "verdict": "sandbox_error", "error": res.reason} for _ in tests]
+        return [{"kind": kind, "verdict": CaseVerdict.SANDBOX_ERROR, "error": res.reason} for _ in tests]
     records: dict[int, dict] = {}
     finished = False
     for line in res.stdout.decode("utf-8", "replace").splitlines():
@@ -150,25 +150,25 @@ def _harness_tests(
         entry: dict[str, Any] = {"kind": kind}
         if rec is None:
             if ref.stop_at_first_failure and finished:
-                entry.update(verdict="skipped")
+                entry.update(verdict=CaseVerdict.SKIPPED)
             else:
-                verdict = _run_verdict(res) if res.status != RunStatus.OK else "runtime_error"
+                verdict = _run_verdict(res) if res.status != RunStatus.OK else CaseVerdict.RUNTIME_ERROR
                 entry.update(verdict=verdict, error="the harness did not reach this test", stderr=_clip(res.stderr))
             out.append(entry)
             continue
         entry["time_s"] = rec.get("t")
         verdict = str(rec.get("v"))
-        if verdict == "done":
+        if verdict == HarnessCode.RETURNED:
             verdict = _fn_verdict(rec, test, ref, entry)
-        elif verdict == "setup_error":  # the reference's own code failed here: we cannot judge the program
-            verdict = "sandbox_error"
+        elif verdict == HarnessCode.SETUP_ERROR:  # the reference's own code failed here: we cannot judge the program
+            verdict = CaseVerdict.SANDBOX_ERROR
             rec["e"] = f"the reference's setup failed in the sandbox: {rec.get('e', '')}"
-        if verdict == ACCEPTED and not finished:
+        if verdict == CaseVerdict.ACCEPTED and not finished:
             # No proof that the harness ran to its end (exit, kill or tampering): no credit.
-            verdict = "runtime_error"
+            verdict = CaseVerdict.RUNTIME_ERROR
             entry["error"] = "the harness did not finish"
-        if verdict == ACCEPTED and unbilled:
-            verdict = "time_limit"
+        if verdict == CaseVerdict.ACCEPTED and unbilled:
+            verdict = CaseVerdict.TIME_LIMIT
             entry["error"] = f"the program's processes used {res.cpu_s:.2f} s of CPU, its tests {billed:.2f} s"
         entry["verdict"] = verdict
         if rec.get("e"):
@@ -183,11 +183,11 @@ def _fn_verdict(rec: dict, test: Test, ref: Reference, entry: dict) -> str:
         got = codec.dec(rec.get("r"), rec.get("o") or ())
     except (codec.CodecError, RecursionError) as exc:
         rec["e"] = f"result is not plain data: {exc}"
-        return "wrong_answer"
+        return CaseVerdict.WRONG_ANSWER
     if values_equal(got, test.expected, ref.value_rules):
-        return ACCEPTED
+        return CaseVerdict.ACCEPTED
     entry["got"] = _clip(json.dumps(rec.get("r"), default=repr), 100)
-    return "wrong_answer"
+    return CaseVerdict.WRONG_ANSWER
 
 
 def _budget_left(deadline: float | None) -> float:
@@ -197,7 +197,7 @@ def _budget_left(deadline: float | None) -> float:
 def _program_spent_it(ref: Reference, results: dict[int, dict]) -> bool:
     """Whether the program's own runs used the item's time: a time-limit failure, or runs that took on average at
     least half the time limit each (a program that sleeps just under the wall limit, test after test)."""
-    if any(r.get("verdict") == "time_limit" for r in results.values()):
+    if any(r.get("verdict") == CaseVerdict.TIME_LIMIT for r in results.values()):
         return True
     walls = [float(r["wall_s"]) for r in results.values() if isinstance(r.get("wall_s"), int | float)]
     return bool(walls) and sum(walls) / len(walls) >= ref.time_limit_s / 2
@@ -210,13 +210,13 @@ def _out_of_time(ref: Reference, results: dict[int, dict], todo: list[int], kind
     if _program_spent_it(ref, results):
         why = "not run: the item's time was spent on the program's own slow runs"
         for i in todo:
-            results[i] = {"kind": kind, "verdict": "time_limit", "reason": why}
-    elif any(r.get("verdict") not in (ACCEPTED, "skipped", "sandbox_error") for r in results.values()):
+            results[i] = {"kind": kind, "verdict": CaseVerdict.TIME_LIMIT, "reason": why}
+    elif any(r.get("verdict") not in _NOT_THE_PROGRAMS_FAILURE for r in results.values()):
         # The program already failed a test: that decides the item (a slow wrong program must not turn its 0 into
         # an undecided timeout by running the item's time out); the tests not run earn nothing.
         why = "not run: the item's time ran out after a failed test"
         for i in todo:
-            results[i] = {"kind": kind, "verdict": "skipped", "reason": why}
+            results[i] = {"kind": kind, "verdict": CaseVerdict.SKIPPED, "reason": why}
     else:
         outcome.out_of_time = True
 
@@ -247,7 +247,7 @@ def judge(ref: Reference, program: str, sandbox: Sandbox, deadline: float | None
                 return outcome
             if comp.status != RunStatus.OK:
                 outcome.compile["stderr"] = _clip(comp.stderr, 1000)
-                outcome.tests = [{"kind": t.kind, "verdict": "compile_error"} for t in ref.tests]
+                outcome.tests = [{"kind": t.kind, "verdict": CaseVerdict.COMPILE_ERROR} for t in ref.tests]
                 return outcome
         results: dict[int, dict] = {}
         groups: dict[str, list[int]] = {"fn": [], "code": []}
@@ -258,13 +258,13 @@ def judge(ref: Reference, program: str, sandbox: Sandbox, deadline: float | None
         stdio = [i for i, t in enumerate(ref.tests) if t.kind == "stdio"]
         for pos, i in enumerate(stdio):
             if failed and ref.stop_at_first_failure:
-                results[i] = {"kind": "stdio", "verdict": "skipped"}
+                results[i] = {"kind": "stdio", "verdict": CaseVerdict.SKIPPED}
                 continue
             if _budget_left(deadline) < _limits(ref, 0).wall_s + 1:
                 _out_of_time(ref, results, stdio[pos:], "stdio", outcome)
                 break
             results[i] = _stdio_test(sandbox, prog, ref, ref.tests[i])
-            failed = failed or results[i]["verdict"] != ACCEPTED
+            failed = failed or results[i]["verdict"] != CaseVerdict.ACCEPTED
         if outcome.out_of_time:
             return outcome
         for mode, idx in groups.items():
@@ -272,7 +272,7 @@ def judge(ref: Reference, program: str, sandbox: Sandbox, deadline: float | None
                 continue
             if failed and ref.stop_at_first_failure:
                 for i in idx:
-                    results[i] = {"kind": mode, "verdict": "skipped"}
+                    results[i] = {"kind": mode, "verdict": CaseVerdict.SKIPPED}
                 continue
             if _budget_left(deadline) < ref.time_limit_s * 2 + 1:
                 _out_of_time(ref, results, idx, mode, outcome)
@@ -284,9 +284,9 @@ def judge(ref: Reference, program: str, sandbox: Sandbox, deadline: float | None
                 idx, _harness_tests(sandbox, prog, ref, tests, mode, harness, _budget_left(deadline)), strict=True
             ):
                 results[i] = entry
-                failed = failed or entry["verdict"] != ACCEPTED
+                failed = failed or entry["verdict"] != CaseVerdict.ACCEPTED
         outcome.tests = [results[i] for i in range(len(ref.tests))]
-        errors = [t.get("error", "") for t in outcome.tests if t["verdict"] == "sandbox_error"]
+        errors = [t.get("error", "") for t in outcome.tests if t["verdict"] == CaseVerdict.SANDBOX_ERROR]
         if errors:
             outcome.sandbox_error = errors[0]
     return outcome
@@ -304,19 +304,19 @@ def to_verdict(ref: Reference, outcome: Outcome, program: str) -> Verdict:
         details["tests"] = outcome.tests
         return Verdict(0.0, Status.TIMEOUT, "the item's time ran out before every test could run", details)
     tests = outcome.tests
-    incomplete = next((t for t in tests if t["verdict"] == "reference_incomplete"), None)
+    incomplete = next((t for t in tests if t["verdict"] == CaseVerdict.REFERENCE_INCOMPLETE), None)
     if incomplete is not None:  # the reference cannot judge the program: no reward either way
         details["tests"] = tests
         why = str(incomplete.get("error", "incomplete reference"))[:300]
         return Verdict(0.0, Status.INVALID_REFERENCE, why, details)
-    passed = sum(t["verdict"] == ACCEPTED for t in tests)
+    passed = sum(t["verdict"] == CaseVerdict.ACCEPTED for t in tests)
     total = len(tests)
     details.update(tests=tests, passed=passed, total=total)
     if total and passed == total:
         return Verdict(1.0, Status.CORRECT, f"all {total} tests passed", details)
     score = 0.0 if ref.score == "all" else passed / total
-    if tests and all(t["verdict"] == "compile_error" for t in tests):
-        details["compile_error"] = True
+    if tests and all(t["verdict"] == CaseVerdict.COMPILE_ERROR for t in tests):
+        details[CaseVerdict.COMPILE_ERROR] = True
         return Verdict(0.0, Status.WRONG, "compile_error", details)
-    first = next(t for t in tests if t["verdict"] != ACCEPTED)
+    first = next(t for t in tests if t["verdict"] != CaseVerdict.ACCEPTED)
     return Verdict(score, Status.WRONG, f"{passed}/{total} tests passed; first failure: {first['verdict']}", details)

@@ -29,6 +29,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from verifiers.protocol import VerifierDefaults
 from verifiers.tags import ANSWER_TAGS, THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
@@ -175,3 +176,19 @@ def verify(attempt: Attempt) -> Verdict:
     score = 0.0 if cfg.strict else passed / len(checks)
     status = Status.PARTIAL if score > 0 else Status.WRONG
     return Verdict(score, status, f"{cfg.layout} layout: failed {', '.join(failed)}", details)
+
+
+class FormatVerifier(VerifierDefaults):
+    """The format verifier as the engine registers it: linear in the completion, so run inline."""
+
+    label = "verifiers.format"
+    version = VERSION
+    inline = True
+
+    def cache_key(self, attempt: Attempt) -> str:
+        """See `cache_key`."""
+        return cache_key(attempt)
+
+    def verify(self, attempt: Attempt) -> Verdict:
+        """See `verify`."""
+        return verify(attempt)

@@ -63,6 +63,7 @@ from verifiers.language.decide import word_counts
 from verifiers.language.model import LID176_LANGUAGES, LangId, ModelUnavailable, get_model, model_status
 from verifiers.language.prompt import question_text
 from verifiers.language.text import CJK_CHARS_PER_WORD, extract_cot, language_pieces, response_text
+from verifiers.protocol import VerifierDefaults
 from verifiers.tags import THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
@@ -264,3 +265,22 @@ def _verify(attempt: Attempt) -> Verdict:
         return Verdict(0.0, Status.WRONG, f"no word in {target} (mostly {top}) out of {total:.0f}", details)
     others = ", ".join(f"{lang} {n / total:.0%}" for lang, n in ranked if lang not in same)
     return Verdict(share, Status.PARTIAL, f"{share:.0%} of {total:.0f} words in {target}; also {others}", details)
+
+
+class LanguageVerifier(VerifierDefaults):
+    """The language verifier as the engine registers it; its status is the language-ID model's."""
+
+    label = "verifiers.language"
+    version = VERSION
+
+    def cache_key(self, attempt: Attempt) -> str:
+        """See `cache_key`."""
+        return cache_key(attempt)
+
+    def verify(self, attempt: Attempt) -> Verdict:
+        """See `verify`."""
+        return verify(attempt)
+
+    def status(self) -> dict[str, Any]:
+        """The language-ID model file: present and readable?"""
+        return model_status()

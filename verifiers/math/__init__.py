@@ -93,6 +93,7 @@ from verifiers.math.parse import MAX_INPUT_CHARS, AmbiguousAnswer, ParseError, p
 from verifiers.math.repair import repair
 from verifiers.math.sentence import sentence_value
 from verifiers.math.units import asked_unit, unit_conflict, without_unit
+from verifiers.protocol import VerifierDefaults
 from verifiers.tags import THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
@@ -455,3 +456,23 @@ def _equal(
         return False, _verdict(Status.TIMEOUT, f"no verdict: {e}", details)
     except RecursionError:
         return False, _verdict(Status.TIMEOUT, "expression nested too deeply to compare", details)
+
+
+class MathVerifier(VerifierDefaults):
+    """The math verifier as the engine registers it (see `verifiers.protocol`)."""
+
+    label = "verifiers.math"
+    version = VERSION
+    preload = PRELOAD
+
+    def cache_key(self, attempt: Attempt) -> str:
+        """See `cache_key`."""
+        return cache_key(attempt)
+
+    def verify(self, attempt: Attempt) -> Verdict:
+        """See `verify`."""
+        return verify(attempt)
+
+    def budget_s(self, attempt: Attempt) -> float:
+        """See `budget_s`."""
+        return budget_s(attempt)

@@ -9,6 +9,8 @@ import time
 import httpx
 import pytest
 
+from verifiers.verdict import CaseVerdict, Status
+
 CHAOS = json.dumps(
     {"hang": "tests.service.chaos.hang", "hog": "tests.service.chaos.hog", "echo": "tests.service.chaos.echo"}
 )
@@ -246,3 +248,10 @@ def test_many_concurrent_requests_all_answered(server):
         t.join(60)
     assert len(responses) == 20
     assert all(r.status_code == 200 and r.json()["results"][0]["reward"] == 1.0 for r in responses)
+
+
+def test_the_schema_lists_every_item_status_and_per_test_verdict(server):
+    with server.client() as c:
+        schemas = c.get("/openapi.json").json()["components"]["schemas"]
+    assert set(schemas["ItemStatus"]["enum"]) == {s.value for s in Status} | {"invalid_item", "scored"}
+    assert set(schemas["CaseVerdict"]["enum"]) == {v.value for v in CaseVerdict}

@@ -10,6 +10,7 @@ sandboxes, never the reverse, and the sandbox knows nothing of tests.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 from sandboxes.languages import resolve_tool
@@ -19,6 +20,19 @@ SCRIPTS = ScriptFolder(Path(__file__).parent)
 HARNESS = ("codec", "test_runner")  # in this order: the runner uses the codec's names
 HARNESS_NAME = "__aha_harness.py"
 HARNESS_PYC = "__aha_harness.pyc"
+
+
+class HarnessCode(StrEnum):
+    """What the test runner reports for one test (its record's `v`). The runner is a standalone script that cannot
+    import this, so it writes these values as literals; a test checks that it writes no other."""
+
+    ACCEPTED = "accepted"
+    WRONG_ANSWER = "wrong_answer"
+    RUNTIME_ERROR = "runtime_error"
+    MEMORY_LIMIT = "memory_limit"
+    REFERENCE_INCOMPLETE = "reference_incomplete"
+    RETURNED = "done"  # the function returned a value, which the judge compares outside the sandbox
+    SETUP_ERROR = "setup_error"  # the reference's setup failed: the program cannot be judged
 
 
 def harness_source() -> str:
