@@ -50,6 +50,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable
+from itertools import repeat
 from typing import Any, NamedTuple
 
 # Characters per word unit for scripts written without spaces (see the module docstring).
@@ -668,8 +669,9 @@ def _units(family: str, run: str) -> float:
     return float(len(run.split()))
 
 
-def pieces(text: str) -> list[Piece]:
-    """Cut stripped text (sentence ends already line breaks) into weighted one-script pieces, one per run.
+def reference_pieces(text: str) -> list[Piece]:
+    """What `pieces` gives, segment by segment in plain Python: the simple path the array path of `pieces` is
+    tested against, and the one it takes for the segments it does not handle itself.
 
     Pieces are not merged: a short sentence is labelled on its own (the verifier's second opinion handles the
     short ones fastText is unsure of), so a short foreign sentence no longer takes its neighbour's label.
@@ -679,48 +681,53 @@ def pieces(text: str) -> list[Piece]:
     has_kana = not text.isascii() and _KANA_RE.search(text) is not None
     out: list[Piece] = []
     for segment in text.split("\n"):
-        if segment.isascii():
-            if not segment or segment.isspace():
-                continue
-            # One Latin run (the common sentence of a Latin-script thought): no script analysis.
-            piece = _spaced_piece("latin", segment)
+        _segment_pieces(segment, has_kana, out)
+    return out
+
+
+def _segment_pieces(segment: str, has_kana: bool, out: list[Piece]) -> None:
+    """Append the pieces of one sentence (a segment between line breaks) to `out`."""
+    if segment.isascii():
+        if not segment or segment.isspace():
+            return
+        # One Latin run (the common sentence of a Latin-script thought): no script analysis.
+        piece = _spaced_piece("latin", segment)
+        if piece is not None:
+            out.append(piece)
+        return
+    if segment.isspace():
+        return
+    if _CJK_SEGMENT_RE.fullmatch(segment):
+        # One Han/kana run (the common sentence of a Chinese or Japanese thought), as below without the loop.
+        words = (len(segment) - segment.count(" ")) / CJK_CHARS_PER_WORD
+        if words > 0:
+            run = segment.strip()
+            langs = _ZH_ONLY if not has_kana else _script_languages("cjk", run, has_kana)
+            out.append(Piece("cjk", run, words, langs, None))
+        return
+    runs = _segment_runs(segment)
+    names: list[int] = []
+    if len(runs) > 1:
+        names = [i for i, (f, r) in enumerate(runs) if f not in _UNSPACED_FAMILIES and _is_name(r)]
+        if names:
+            context = sum(_units(f, r) for i, (f, r) in enumerate(runs) if i not in names)
+            if len(names) > _MAX_NAMES or context < _NAME_CONTEXT * len(names):
+                names = []
+    for i, (family, run) in enumerate(runs):
+        if i in names:
+            continue
+        unspaced = _UNSPACED_FAMILIES.get(family)
+        if unspaced is None:
+            piece = _spaced_piece(family, run)
             if piece is not None:
                 out.append(piece)
             continue
-        if segment.isspace():
-            continue
-        if _CJK_SEGMENT_RE.fullmatch(segment):
-            # One Han/kana run (the common sentence of a Chinese or Japanese thought), as below without the loop.
-            words = (len(segment) - segment.count(" ")) / CJK_CHARS_PER_WORD
-            if words > 0:
-                run = segment.strip()
-                langs = _ZH_ONLY if not has_kana else _script_languages("cjk", run, has_kana)
-                out.append(Piece("cjk", run, words, langs, None))
-            continue
-        runs = _segment_runs(segment)
-        names: list[int] = []
-        if len(runs) > 1:
-            names = [i for i, (f, r) in enumerate(runs) if f not in _UNSPACED_FAMILIES and _is_name(r)]
-            if names:
-                context = sum(_units(f, r) for i, (f, r) in enumerate(runs) if i not in names)
-                if len(names) > _MAX_NAMES or context < _NAME_CONTEXT * len(names):
-                    names = []
-        for i, (family, run) in enumerate(runs):
-            if i in names:
-                continue
-            unspaced = _UNSPACED_FAMILIES.get(family)
-            if unspaced is None:
-                piece = _spaced_piece(family, run)
-                if piece is not None:
-                    out.append(piece)
-                continue
-            # Punctuation and digits are spaces by now, so the letters are the non-spaces.
-            words = (len(run) - run.count(" ")) / unspaced[1]
-            if words > 0:
-                run = run.strip()
-                langs = _ZH_ONLY if family == "cjk" and not has_kana else _script_languages(family, run, has_kana)
-                out.append(Piece(family, run, words, langs, None))
-    return out
+        # Punctuation and digits are spaces by now, so the letters are the non-spaces.
+        words = (len(run) - run.count(" ")) / unspaced[1]
+        if words > 0:
+            run = run.strip()
+            langs = _ZH_ONLY if family == "cjk" and not has_kana else _script_languages(family, run, has_kana)
+            out.append(Piece(family, run, words, langs, None))
 
 
 def _spaced_piece(family: str, run: str) -> Piece | None:
@@ -755,6 +762,352 @@ def _spaced_piece(family: str, run: str) -> Piece | None:
 def _is_name(run: str) -> bool:
     tokens = run.split()
     return len(tokens) == 1 and tokens[0][:1].isupper()
+
+
+# --- pieces as arrays ----------------------------------------------------------------------------------------
+# `reference_pieces` costs a few microseconds of Python per sentence, which is most of a long thought's cost. The
+# array path below finds the same runs, words and rules for all the sentences of a text at once from one class per
+# character, and builds the pieces in C-level loops; the sentences it does not handle (see `_array_pieces`) and the
+# runs a rule needs the words of (`_spaced_piece`) take the Python path. The tests compare both paths.
+
+# The families of `_RUN_RE` in its order; "other" is a word character of none of them.
+_FAMILY_NAMES: tuple[str, ...] = (
+    "latin",
+    "cjk",
+    "cyrillic",
+    "greek",
+    "armenian",
+    "hebrew",
+    "arabic",
+    "indic",
+    "georgian",
+    "ethiopic",
+    "hangul",
+    "sea",
+    "other",
+)
+_NFAM = len(_FAMILY_NAMES)
+# Character classes: a letter (word character) of family f is _LETTER + f; a character of a family's set that is
+# not a word character (a combining mark) is _LETTER + _NFAM + f; _ODD is anything a stripped text seldom holds
+# (digits and punctuation an NFKC fold brought in, marks of no family, characters above the BMP).
+_SPACE, _NEWLINE, _APOSTROPHE, _ODD, _LETTER = 0, 1, 2, 3, 4
+_FAMILY_BODIES: dict[str, str] = {**_SPACED_FAMILIES, **{name: body for name, (body, _) in _UNSPACED_FAMILIES.items()}}
+# Below this many sentences the Python path (a few microseconds each) costs less than the arrays' fixed cost
+# (about 130 µs: a hundred numpy calls); measured equal near 60 on English, Chinese and mixed thoughts.
+_ARRAY_PIECES_MIN_SENTENCES = 64
+# `_is_symbolic` can only hold for a run whose words are one letter or formula words, none longer than this.
+_MATH_WORD_MAX = max(map(len, _MATH_WORDS))
+
+
+def _set_ranges(body: str) -> list[tuple[int, int]]:
+    """The (first, last) code points of a regex set body made of characters and `a-b` ranges."""
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(body):
+        if i + 2 < len(body) and body[i + 1] == "-":
+            out.append((ord(body[i]), ord(body[i + 2])))
+            i += 3
+        else:
+            out.append((ord(body[i]), ord(body[i])))
+            i += 1
+    return out
+
+
+class _PieceTables(NamedTuple):
+    np: Any
+    classes: Any  # uint8 class of each BMP code point
+    family: Any  # family of each class
+    upper: Any  # bool: str.isupper() of the character
+    one: Any  # bool: a one-letter word (`_ONE_LETTER_WORDS`)
+    kana: Any  # bool: `_KANA_RE` matches
+    divisor: Any  # float per family: characters per word unit, 0 for a script written with spaces
+    langs: tuple[tuple[str, ...] | None, ...]  # `_SCRIPT_LANGUAGES` per family
+
+
+@functools.lru_cache(maxsize=1)
+def _piece_tables() -> _PieceTables:
+    """The character tables of the array path, built once on first use and never mutated. Raises ImportError
+    without numpy."""
+    import numpy as np
+
+    chars = [chr(code) for code in range(0x10000)]
+    word = np.fromiter((c.isalnum() or c == "_" for c in chars), dtype=bool, count=0x10000)
+    classes = np.full(0x10000, _ODD, dtype=np.uint8)
+    in_family = np.zeros(0x10000, dtype=bool)
+    for f, name in enumerate(_FAMILY_NAMES[:-1]):
+        for lo, hi in _set_ranges(_FAMILY_BODIES[name]):
+            if lo > 0xFFFF:
+                continue
+            hi = min(hi, 0xFFFF)
+            span = np.arange(lo, hi + 1)
+            classes[span] = np.where(word[span], _LETTER + f, _LETTER + _NFAM + f)
+            in_family[span] = True
+    # `[^\W\d_...]`: a word character that is no digit, no underscore and of no family.
+    digit = np.fromiter((c.isdecimal() for c in chars), dtype=bool, count=0x10000)
+    other = word & ~digit & ~in_family
+    other[ord("_")] = False
+    classes[other] = _LETTER + _NFAM - 1
+    classes[ord(" ")] = _SPACE
+    classes[ord("\n")] = _NEWLINE
+    classes[ord("'")] = _APOSTROPHE
+    classes.flags.writeable = False
+    # The family of each class (marks count for their family's set); _NFAM for a line break, and for the classes of
+    # no run (spaces, apostrophes, _ODD), which never reach it.
+    family = np.full(256, _NFAM, dtype=np.int64)
+    for f in range(_NFAM):
+        family[_LETTER + f] = family[_LETTER + _NFAM + f] = f
+    upper = np.fromiter((c.isupper() for c in chars), dtype=bool, count=0x10000)
+    one = np.zeros(0x10000, dtype=bool)
+    one[[ord(w) for w in _ONE_LETTER_WORDS]] = True
+    kana = np.fromiter((_KANA_RE.match(c) is not None for c in chars), dtype=bool, count=0x10000)
+    divisor = np.zeros(_NFAM)
+    for name, (_, per_word) in _UNSPACED_FAMILIES.items():
+        divisor[_FAMILY_NAMES.index(name)] = per_word
+    for table in (family, upper, one, kana, divisor):
+        table.flags.writeable = False
+    langs = tuple(_SCRIPT_LANGUAGES.get(name) for name in _FAMILY_NAMES)
+    return _PieceTables(np, classes, family, upper, one, kana, divisor, langs)
+
+
+def pieces(text: str) -> list[Piece]:
+    """Cut stripped text (sentence ends already line breaks) into weighted one-script pieces, one per run.
+
+    Pieces are not merged: a short sentence is labelled on its own (the verifier's second opinion handles the
+    short ones fastText is unsure of), so a short foreign sentence no longer takes its neighbour's label. The same
+    pieces as `reference_pieces`, computed as arrays for a text of many sentences (`_array_pieces`).
+    """
+    if text.count("\n") < _ARRAY_PIECES_MIN_SENTENCES - 1:
+        return reference_pieces(text)
+    try:
+        tables = _piece_tables()
+    except ImportError:
+        return reference_pieces(text)
+    return _array_pieces(text, tables)
+
+
+def _array_pieces(text: str, t: _PieceTables) -> list[Piece]:
+    """`reference_pieces(text)`, with the sentences of one script, or of several scripts without marks, done as
+    arrays. A sentence goes to the Python path (`_segment_pieces`) when it holds an `_ODD` character, a mark next to
+    another script, an apostrophe outside its letters (where the Python path's runs and the array path's could
+    start differently), or letters spelled one by one; a run a rule must read the words of (a one-word run, words no
+    longer than formula words, a possible romanisation) is checked word by word in Python.
+
+    Every step is a handful of whole-text array operations (each a few microseconds on 20,000 characters; no
+    cumulative sums over characters, which cost ten times more), then per-run arrays."""
+    np = t.np
+    ascii_text = text.isascii()
+    if ascii_text:
+        codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    else:
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        if codes.max() > 0xFFFF:
+            # Only sentences of the Python path hold these; the tables are indexed with the low bits.
+            astral = codes > 0xFFFF
+            codes = codes & 0xFFFF
+        else:
+            astral = None
+    c = t.classes.take(codes)
+    if not ascii_text and astral is not None:
+        c[astral] = _ODD
+    n = len(text)
+    # Letters and line breaks in text order: a run is a stretch of letters of one family, so a line break (family
+    # _NFAM, of no run) or a letter of another family ends it.
+    pos = np.flatnonzero((c >= _LETTER) | (c == _NEWLINE))
+    fam = t.family.take(c[pos])
+    newline = fam == _NFAM
+    nl = pos[newline]
+    nseg = nl.size + 1
+    fallback = np.zeros(nseg, dtype=bool)
+    odd = c == _ODD
+    if odd.any():
+        fallback[np.searchsorted(nl, np.flatnonzero(odd))] = True
+    if pos.size:
+        brk = fam[1:] != fam[:-1]
+        heads = np.flatnonzero(np.concatenate(([True], brk)))
+        tails = np.flatnonzero(np.concatenate((brk, [True])))
+        letter_runs = fam[heads] != _NFAM
+        rs = pos[heads[letter_runs]]
+        re_ = pos[tails[letter_runs]] + 1
+        rfam = fam[heads[letter_runs]]
+    else:
+        rs = re_ = rfam = np.zeros(0, dtype=np.int64)
+    rseg = np.searchsorted(nl, rs)
+    seg_runs = np.bincount(rseg, minlength=nseg)
+    marks = np.flatnonzero(c[pos] >= _LETTER + _NFAM)
+    if marks.size:
+        mark_seg = np.searchsorted(nl, pos[marks])
+        fallback[mark_seg[seg_runs[mark_seg] > 1]] = True
+    word = c >= _LETTER
+    ap = np.flatnonzero(c == _APOSTROPHE)
+    if ap.size:
+        # An apostrophe inside a run is part of its word; one outside its sentence's letters sends the sentence to
+        # the Python path (whose runs may start at it), one between runs of two scripts belongs to neither.
+        if rs.size:
+            run_of = np.searchsorted(rs, ap, side="right") - 1
+            inside = (run_of >= 0) & (ap < re_[np.maximum(run_of, 0)])
+            word[ap[inside]] = True
+        aseg = np.searchsorted(nl, ap)
+        seg_first = np.full(nseg, n)
+        seg_last = np.full(nseg, -1)
+        if rs.size:
+            first_of = np.concatenate(([True], rseg[1:] != rseg[:-1]))
+            last_of = np.concatenate((rseg[1:] != rseg[:-1], [True]))
+            seg_first[rseg[first_of]] = rs[first_of]
+            seg_last[rseg[last_of]] = re_[last_of] - 1
+        fallback[aseg[(ap < seg_first[aseg]) | (ap > seg_last[aseg])]] = True
+    if not rs.size:
+        return _splice(text, t, codes, fallback, [], [])
+    out, out_seg = _array_runs(text, t, codes, word, fallback, rs, re_, rfam, rseg, seg_runs)
+    return _splice(text, t, codes, fallback, out, out_seg)
+
+
+def _splice(text: str, t: _PieceTables, codes: Any, fallback: Any, out: list[Piece], out_seg: list[int]) -> list[Piece]:
+    """`out` (the array path's pieces, of sentences `out_seg`) with the Python path's pieces of the `fallback`
+    sentences spliced in, in text order."""
+    if not fallback.any():
+        return out
+    has_kana = not text.isascii() and bool(t.kana.take(codes).any())
+    segments = text.split("\n")
+    merged: list[Piece] = []
+    taken = 0
+    for s in t.np.flatnonzero(fallback).tolist():
+        upto = taken
+        while upto < len(out) and out_seg[upto] < s:
+            upto += 1
+        merged.extend(out[taken:upto])
+        taken = upto
+        _segment_pieces(segments[s], has_kana, merged)
+    merged.extend(out[taken:])
+    return merged
+
+
+def _array_runs(
+    text: str, t: _PieceTables, codes: Any, word: Any, fallback: Any, rs: Any, re_: Any, rfam: Any, rseg: Any,
+    seg_runs: Any,
+) -> tuple[list[Piece], list[int]]:
+    """The pieces of the runs [rs, re_) (family `rfam`, sentence `rseg`) outside the `fallback` sentences, and the
+    sentence of each; marks in `fallback` the sentences of words spelled letter by letter. `word`: the characters
+    of words (letters, apostrophes inside runs)."""
+    np = t.np
+    nrun = rs.size
+    # Words (`run.split()`): maximal stretches of word characters, also cut where one run touches the next.
+    edges = np.flatnonzero(np.concatenate(([False], word)) != np.concatenate((word, [False])))
+    tok_s = edges[0::2]
+    tok_e = edges[1::2]
+    touching = re_[:-1] == rs[1:]
+    if touching.any():
+        cut = rs[1:][touching]
+        tok_s = np.sort(np.concatenate((tok_s, cut)))
+        tok_e = np.sort(np.concatenate((tok_e, cut)))
+    tok_len = tok_e - tok_s
+    tok_run = np.searchsorted(rs, tok_s, side="right") - 1
+    ntok = np.bincount(tok_run, minlength=nrun)
+    first_tok = np.concatenate(([0], np.cumsum(ntok)[:-1]))
+    max_len = np.maximum.reduceat(tok_len, first_tok)
+    spaced = t.divisor.take(rfam) == 0
+    latin = rfam == 0
+    fallback[rseg[spaced & (ntok >= _SPELLED_MIN) & (max_len == 1)]] = True
+    span = re_ - rs
+    # Inside a run, what is not a word is a space.
+    spaces = span - np.add.reduceat(tok_len, first_tok)
+    # A Latin run of several words loses its lone letters ("So x" is "So"), and its words are joined by one space.
+    lone = (latin & (ntok > 1))[tok_run] & (tok_len == 1) & ~t.one.take(codes[tok_s])
+    kept = np.flatnonzero(~lone)
+    kept_run = tok_run[kept]
+    runs = np.arange(nrun)
+    first_kept = np.searchsorted(kept_run, runs)
+    last_kept = np.searchsorted(kept_run, runs, side="right") - 1
+    nkept = last_kept - first_kept + 1
+    words_spaced = np.where(latin, nkept, ntok)
+    first_len = tok_len[kept[np.minimum(first_kept, kept.size - 1)]] if kept.size else np.zeros(nrun, dtype=np.int64)
+    max_kept = np.maximum.reduceat(np.where(lone, 0, tok_len), first_tok)
+    divisor = np.where(spaced, 1.0, t.divisor.take(rfam))
+    words = np.where(spaced, words_spaced, (span - spaces) / divisor)
+    keep = ~fallback[rseg] & (words > 0)
+    # `_is_symbolic`: one word of at most two letters is never language; a run of one longer word, or of words no
+    # longer than formula words, is read word by word below.
+    keep &= ~(spaced & (words_spaced == 1) & (first_len <= 2))
+    symbolic = spaced & (((words_spaced == 1) & (first_len > 2)) | ((words_spaced > 1) & (max_kept <= _MATH_WORD_MAX)))
+    # Neither romanisation writes "th" (`_romanised`): only Latin runs of three words or more without it are read.
+    romanisable = latin & (words_spaced >= _ROMANISED_MIN)
+    if romanisable.any():
+        low = codes | 0x20
+        th = np.flatnonzero((low[:-1] == ord("t")) & (low[1:] == ord("h")))
+        th_run = np.searchsorted(rs, th, side="right") - 1
+        th_run = th_run[(th_run >= 0) & (th + 1 < re_[np.maximum(th_run, 0)])]
+        romanisable[th_run] = False
+    # A lone capitalised word among runs of another script is a name (see `_segment_pieces`).
+    name = (seg_runs[rseg] > 1) & spaced & (ntok == 1) & t.upper.take(codes[rs])
+    if name.any():
+        units = np.where(spaced, ntok, words)
+        names = np.bincount(rseg[name], minlength=fallback.size)
+        # Summed in run order, as `_segment_pieces` does, so the same floats compare the same way.
+        context = np.bincount(rseg[~name], weights=units[~name], minlength=fallback.size)
+        dropped = (names > 0) & (names <= _MAX_NAMES) & ~(context < _NAME_CONTEXT * names)
+        keep &= ~(name & dropped[rseg])
+    idx = np.flatnonzero(keep)
+    fam_list = rfam[idx].tolist()
+    start = rs[idx]
+    end = re_[idx]
+    source = text
+    latin_kept = np.flatnonzero(latin[idx])
+    if latin_kept.size:
+        # A Latin text is its kept words joined by one space: it is cut from a copy of the text with lone letters
+        # blanked and every stretch of non-words shortened to one space, placed after the text itself, so that
+        # one C-level loop cuts every piece's text from one string.
+        words_only = word.copy()
+        words_only[tok_s[lone]] = False
+        keep_char = words_only.copy()
+        keep_char[1:] |= words_only[:-1]
+        joined = codes[keep_char]
+        joined[~words_only[keep_char]] = 32
+        removed = np.flatnonzero(~keep_char)
+        run = idx[latin_kept]
+        first_at = tok_s[kept[first_kept[run]]]
+        last_at = tok_e[kept[last_kept[run]]]
+        start = start.copy()
+        end = end.copy()
+        start[latin_kept] = first_at - np.searchsorted(removed, first_at) + len(text)
+        end[latin_kept] = last_at - np.searchsorted(removed, last_at) + len(text)
+        source = text + joined.tobytes().decode("ascii" if joined.dtype == np.uint8 else "utf-32-le", "surrogatepass")
+    texts = list(map(source.__getitem__, map(slice, start.tolist(), end.tolist())))
+    langs = list(map(t.langs.__getitem__, fam_list))
+    cjk = np.flatnonzero(rfam[idx] == 1)
+    if cjk.size:
+        kana_at = np.flatnonzero(t.kana.take(codes))
+        if kana_at.size:
+            run = idx[cjk]
+            kana = np.searchsorted(kana_at, re_[run]) - np.searchsorted(kana_at, rs[run])
+            ja = (kana > 0) & (kana >= _KANA_SHARE * (span[run] - spaces[run]))
+            for i, is_ja in zip(cjk.tolist(), ja.tolist(), strict=True):
+                langs[i] = ("ja",) if is_ja else ("zh", "ja", "wuu", "yue")
+        else:
+            for i in cjk.tolist():
+                langs[i] = _ZH_ONLY
+    out: list[Piece | None] = list(
+        map(
+            tuple.__new__,
+            repeat(Piece),
+            zip(map(_FAMILY_NAMES.__getitem__, fam_list), texts, words[idx].tolist(), langs, repeat(None)),
+        )
+    )
+    out_seg = rseg[idx].tolist()
+    dropped_any = False
+    for i in np.flatnonzero(symbolic[idx]).tolist():
+        tokens = texts[i].split()
+        if (len(tokens) == 1 or len(tokens[0]) == 1 or tokens[0].lower() in _MATH_WORDS) and _is_symbolic(tokens):
+            out[i] = None
+            dropped_any = True
+    for i in np.flatnonzero(romanisable[idx]).tolist():
+        piece = out[i]
+        if piece is not None:
+            romanised = _romanised(piece.text.split())
+            if romanised is not None:
+                out[i] = piece._replace(romanised=romanised)
+    if dropped_any:
+        out_seg = [s for s, p in zip(out_seg, out, strict=True) if p is not None]
+        return [p for p in out if p is not None], out_seg
+    return out, out_seg  # type: ignore[return-value]
 
 
 def language_pieces(text: str) -> list[Piece]:
