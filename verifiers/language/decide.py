@@ -203,15 +203,24 @@ def _label_open(
 ) -> set[int]:
     """Label the pieces of `open_pieces` (those of no fixed language) in `labels` (see the module docstring), and
     return the unsure long pieces to be measured word by word."""
-    # fastText's features are lower-case heavy: all-caps English reads as Spanish otherwise.
-    texts = {i: parts[i].text.lower() for i in open_pieces}
     close = (_CLOSE.get(target or "", frozenset()) | same) if target else frozenset()
-    # The short pieces of each script also form one line (see `_short_viterbi`), ranked in the same model call.
+    # One pass over the pieces sorts them (a thought has hundreds): fastText's features are lower-case heavy (all-caps
+    # English reads as Spanish otherwise); the short pieces of each script also form one line (see
+    # `_short_viterbi`), ranked in the same model call; `free` are the long pieces of no fixed language.
+    texts: dict[int, str] = {}
     short_by_family: dict[str, list[int]] = {}
+    free: list[int] = []
+    romanised_short: set[str] = set()
     for i in open_pieces:
         piece = parts[i]
-        if piece.words < SHORT_WORDS and piece.langs is None and not piece.romanised:
-            short_by_family.setdefault(piece.family, []).append(i)
+        texts[i] = piece.text.lower()
+        if piece.langs is None and not piece.romanised:
+            if piece.words < SHORT_WORDS:
+                short_by_family.setdefault(piece.family, []).append(i)
+            else:
+                free.append(i)
+        elif piece.romanised and piece.words < SHORT_WORDS:
+            romanised_short.add(piece.family)
     families = list(short_by_family)
     line_texts = [" ".join(texts[i] for i in short_by_family[f]) for f in families]
     # A long piece of no fixed language whose top label already is the target's (or, without a target, any long
@@ -220,16 +229,12 @@ def _label_open(
     # of them and their line have the target on top: every step of their Viterbi pass then favours the target, so
     # its answer is the target for all. The rest gets every probability the second opinions read, in one call.
     scripts = _SCRIPTS.get(target or "", _LATIN_ONLY)
-    free = [
-        i for i in open_pieces if parts[i].langs is None and not parts[i].romanised and parts[i].words >= SHORT_WORDS
-    ]
     short_members = [i for f in families for i in short_by_family[f]]
     # The target's labels are tried first when a piece could be in the target's language (its script's).
     likely = same if any(parts[i].family in scripts for i in free + short_members) else frozenset()
     tops = model.top1([texts[i] for i in free + short_members] + line_texts, likely)
     top_of = dict(zip(free + short_members, tops, strict=False))
     settled = {i: top_of[i] for i in free if not same or top_of[i] in same or parts[i].family not in scripts}
-    romanised_short = {parts[i].family for i in open_pieces if parts[i].romanised and parts[i].words < SHORT_WORDS}
     sure_families = {
         f
         for f, line_top in zip(families, tops[len(free) + len(short_members) :], strict=True)
@@ -247,9 +252,8 @@ def _label_open(
         [parts[i].langs for i in need] + [None] * len(open_families),
         want=close,
     )
-    ranked: dict[int, list[tuple[str, float]]] = {i: [(lang, 1.0)] for i, lang in settled.items()}
-    for i, top in zip(need, everything, strict=False):
-        ranked[i] = top
+    # A settled piece's ranking is its label alone, with probability 1 (built only where it is read, below).
+    ranked: dict[int, list[tuple[str, float]]] = dict(zip(need, everything, strict=False))
     line_ranked = dict(zip(open_families, everything[len(need) :], strict=True))
     short: dict[str, list[int]] = {}
     unsure: list[int] = []
@@ -284,7 +288,8 @@ def _label_open(
         # A sentence in a close relative of the target, inside a thought that is mostly the target's, is the
         # target's when fastText gives the target any real chance ("Polo tanto a resposta é" reads Portuguese).
         for i in relabel:
-            if majority.get(parts[i].family) == target and _mass(ranked[i], same) >= CLOSE_MAJORITY_MIN:
+            top = ranked[i] if i in ranked else [(labels[i] or "und", 1.0)]
+            if majority.get(parts[i].family) == target and _mass(top, same) >= CLOSE_MAJORITY_MIN:
                 labels[i] = target
         for i in unsure:
             top, major = ranked[i], majority.get(parts[i].family)

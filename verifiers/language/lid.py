@@ -276,12 +276,14 @@ class Lid:
         out[:, self.dim] = counts
         return out
 
-    def hidden(self, lines: list[list[str]]) -> np.ndarray:
+    def hidden(self, lines: list[list[str]], tokens: list[str] | None = None) -> np.ndarray:
         """The mean of the input rows of each line's tokens and of the end-of-line token (`computeHidden`: the mean
-        is over rows, a word's own row and its n-grams', not over words)."""
+        is over rows, a word's own row and its n-grams', not over words). `tokens`, when given, is every line's
+        tokens laid end to end (a caller that has it saves building it again)."""
         sizes = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
         sums = np.zeros((len(lines), self.dim + 1))
-        tokens = list(chain.from_iterable(lines))
+        if tokens is None:
+            tokens = list(chain.from_iterable(lines))
         if tokens:
             with self._lock:
                 index = self._cache_index
@@ -303,7 +305,7 @@ class Lid:
         sums += self._eos
         return sums[:, : self.dim] / sums[:, self.dim :]
 
-    def best(self, lines: list[list[str]], likely: tuple[int, ...] = ()) -> np.ndarray:
+    def best(self, lines: list[list[str]], likely: tuple[int, ...] = (), tokens: list[str] | None = None) -> np.ndarray:
         """The index of each line's most likely label: the argmax of `logprobs`, at a fraction of its cost.
 
         A label whose log-probability is above `_greedy_sure` is the argmax: any other label leaves its path at some
@@ -311,8 +313,8 @@ class Lid:
         `likely` labels (the target's) and the most common ones (`_COMMON_DEPTH`) are scored first, along their own
         paths only, for every line at once; a line none of them is sure of gets a greedy descent of the tree (the
         likelier child at every node), whose label's score is exact and settles it the same way; the few lines
-        left, near ties included, get every label's score and their argmax."""
-        hidden = self.hidden(lines)
+        left, near ties included, get every label's score and their argmax. `tokens`: as in `hidden`."""
+        hidden = self.hidden(lines, tokens)
         out = np.zeros(hidden.shape[0], dtype=np.int64)
         todo = np.arange(hidden.shape[0])
         for group in (likely, tuple(j for j in self._common if j not in likely) if likely else self._common):

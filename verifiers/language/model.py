@@ -146,13 +146,14 @@ class LangId:
         labels = self.lid.labels
         prefer = tuple(sorted(self.lid.index[la] for la in likely if la in self.lid.index))
         split = [t.split() for t in texts]
-        tokens = sum(map(len, split))
-        if tokens < _FEW_TOKENS:
+        tokens = list(chain.from_iterable(split))
+        if len(tokens) < _FEW_TOKENS:
             # A few words: fastText's C++ call costs less than the numpy path's fixed cost (the same labels).
             return self._fasttext_top1(texts)
-        # The longest word, in C-level calls (a regex search for a long run of non-spaces costs several times more).
-        if max(map(len, chain.from_iterable(split)), default=0) <= LONG_TOKEN:
-            return [labels[j] for j in self.lid.best(split, prefer).tolist()]
+        # The longest word, in C-level calls (a regex search for a long run of non-spaces costs several times more);
+        # the list of every token is built once, here, for the lookup too.
+        if max(map(len, tokens), default=0) <= LONG_TOKEN:
+            return [labels[j] for j in self.lid.best(split, prefer, tokens).tolist()]
         long_lines = [max(map(len, t), default=0) > LONG_TOKEN for t in split]
         best = self.lid.best([[] if is_long else t for t, is_long in zip(split, long_lines, strict=True)], prefer)
         out = [labels[j] for j in best.tolist()]
