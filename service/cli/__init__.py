@@ -40,6 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    ray = serve.add_argument_group("Ray Serve (pip install 'aha[ray]'; docs/scaling.md)")
+    ray.add_argument("--ray", action="store_true", help="serve as a Ray Serve application (replicas over the cluster)")
+    ray.add_argument("--ray-address", help="join the Ray cluster at this address (default: start a local one)")
+    ray.add_argument("--replicas", type=int, help="a fixed number of replicas (default: autoscale between min and max)")
+    ray.add_argument("--min-replicas", type=int, default=1, help="autoscaling floor (default 1)")
+    ray.add_argument("--max-replicas", type=int, default=1, help="autoscaling ceiling (default 1)")
+    ray.add_argument(
+        "--target-ongoing-requests", type=float, default=2.0, help="autoscaling target of requests per replica"
+    )
+    ray.add_argument("--replica-cpus", type=float, default=1.0, help="CPUs (and verifier workers) per replica")
+    ray.add_argument(
+        "--max-replicas-per-node", type=int, default=1, help="replicas one node may hold (0: no limit; default 1)"
+    )
     serve.set_defaults(func=_serve)
     score = sub.add_parser("score", help="score a JSONL file of items (one POST /v1/score item per line)")
     score.add_argument("input", help="input JSONL")
@@ -54,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
     score.add_argument("--no-resume", dest="resume", action="store_false", help="start over instead of resuming")
     score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ray = score.add_argument_group("Ray Data (pip install 'aha[ray]'; docs/scaling.md)")
+    ray.add_argument("--ray", action="store_true", help="score on a Ray cluster: an actor pool of engines")
+    ray.add_argument("--ray-address", help="join the Ray cluster at this address (default: start a local one)")
+    ray.add_argument("--ray-actors", type=int, help="engine actors (default: the cluster's CPUs / --ray-actor-cpus)")
+    ray.add_argument("--ray-actor-cpus", type=float, default=1.0, help="CPUs (and verifier workers) per actor")
     score.set_defaults(func=_score)
     grade = sub.add_parser("grade", help="pass@1, pass@k and cons@k over k samples per problem (group)")
     grade.add_argument("input", help="JSONL of items; `group` names the problem, `source` the data set")

@@ -210,10 +210,29 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         use_cache=not args.no_cache,
     )
-    scorer, close = http_scorer(args.url, args.api_key) if args.url else engine_scorer(Settings())
-    try:
-        summary = score_file(in_path, out_path, scorer, opts, progress=not args.quiet)
-    finally:
-        close()
+    if getattr(args, "ray", False):
+        summary = _score_ray(args, in_path, out_path, opts)
+    else:
+        scorer, close = http_scorer(args.url, args.api_key) if args.url else engine_scorer(Settings())
+        try:
+            summary = score_file(in_path, out_path, scorer, opts, progress=not args.quiet)
+        finally:
+            close()
     print(json.dumps({"output": str(out_path), **summary}))
     return 0
+
+
+def _score_ray(args: argparse.Namespace, in_path: Path, out_path: Path, opts: BatchOptions) -> dict[str, Any]:
+    """``aha score --ray``: the same output from an actor pool of engines on a Ray cluster (service/scale/data.py)."""
+    from service.scale import RayMissing, require_ray
+
+    if args.url:
+        raise SystemExit("aha score: --ray scores on the cluster's own engines; it does not take --url")
+    try:
+        require_ray("aha score --ray")
+    except RayMissing as exc:
+        raise SystemExit(f"aha score: {exc}") from exc
+    from service.scale.data import RayOptions, score_file_ray
+
+    ray_opts = RayOptions(address=args.ray_address, actors=args.ray_actors, cpus_per_actor=args.ray_actor_cpus)
+    return score_file_ray(in_path, out_path, opts, ray_opts, progress=not args.quiet)
