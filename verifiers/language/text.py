@@ -793,8 +793,8 @@ _NFAM = len(_FAMILY_NAMES)
 _SPACE, _NEWLINE, _APOSTROPHE, _ODD, _LETTER = 0, 1, 2, 3, 4
 _FAMILY_BODIES: dict[str, str] = {**_SPACED_FAMILIES, **{name: body for name, (body, _) in _UNSPACED_FAMILIES.items()}}
 # Below this many sentences the Python path (a few microseconds each) costs less than the arrays' fixed cost
-# (about 130 µs: a hundred numpy calls); measured equal near 60 on English, Chinese and mixed thoughts.
-_ARRAY_PIECES_MIN_SENTENCES = 64
+# (about 130 µs: a hundred numpy calls); measured equal near 100-150 on English, Chinese and mixed thoughts.
+_ARRAY_PIECES_MIN_SENTENCES = 128
 # `_is_symbolic` can only hold for a run whose words are one letter or formula words, none longer than this.
 _MATH_WORD_MAX = max(map(len, _MATH_WORDS))
 
