@@ -290,7 +290,7 @@ _MAIL_CHAR = r"[\w.+-]"  # the local part may be in any script (`学生@example.
 # from candidate to candidate instead of trying every alternative at every character, which is what keeps the
 # whole step far below fastText's own cost. Unterminated blocks (a truncated completion) run to the end. A pass
 # either replaces its match with a space (None: nothing in it can carry language) or with what of it does.
-_STRIP_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[str], str] | None], ...] = (
+_REFERENCE_STRIP_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[str], str] | None], ...] = (
     # A block runs to its first closing delimiter (or the end): the body is scanned in runs of characters that
     # cannot start one (possessive, so nothing is retried), which costs a fraction of a lazy `[\s\S]*?`.
     ("```", re.compile(r"(```(?:[^`]++|`(?!``))*+(?:```|\Z))"), _code_residue),
@@ -314,6 +314,101 @@ _STRIP_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[str], str] | None], .
     # A LaTeX command outside math (\textbf, \boxed) and the name of any environment; the words of arguments stay.
     # Only ASCII letters make a command name, so `\中` loses its backslash (a symbol), not its letter.
     ("\\", re.compile(r"(\\(?:begin|end)\s*\{[A-Za-z]*\*?\}|\\[A-Za-z]+\*?)"), None),
+)
+
+
+
+# --- spans that carry no language, recognised by the regex itself ---------------------------------------------
+# Most spans of a thought are formulas and code with no prose (`$S_n = \\sum_{k=1}^{n} \\frac{1}{k}$`), for which
+# `_math_residue` and `_code_residue` return a space after their first test: ASCII with fewer words of three or more
+# letters (`_WORDISH_RE`, not after a backslash) than a prose run needs, code words not counted. Calling them costs
+# about a microsecond a span, most of the step on a long thought. The fast passes put that first test into the
+# pattern: an alternative that matches exactly such a span (no group) comes before the original one (group 1), and
+# the split's None says "a space" without a call. A span the alternative does not take gets the original match
+# (the same span: both stop at the same closing delimiter) and its residue. `reference_strip_non_language` keeps
+# the passes with a call per span; the tests compare both.
+
+
+def _ascii_class(exclude: str) -> str:
+    """A regex set body of the ASCII characters that are no letter, no backslash and not in `exclude`."""
+    keep = [c for c in range(128) if not chr(c).isalpha() and chr(c) != "\\" and chr(c) not in exclude]
+    ranges: list[tuple[int, int]] = []
+    for code in keep:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    return "".join(f"\\x{lo:02x}" + (f"-\\x{hi:02x}" if hi > lo else "") for lo, hi in ranges)
+
+
+def _no_prose_body(exclude: str, extra: str, words: int, code: bool) -> str:
+    """A possessive regex for a span body of ASCII whose words of three or more letters not after a backslash
+    (`_WORDISH_RE`), code words left out when `code`, are at most `words`. `exclude`: characters the body cannot
+    hold (the delimiter, a line break); `extra`: one more alternative for the body (a lone delimiter character).
+    A letter run is always taken whole (possessive), so each alternative sees whole runs, as `_WORDISH_RE` does."""
+    atoms = [f"[{_ascii_class(exclude)}]++", r"\\[A-Za-z]*+", r"[A-Za-z]{1,2}+(?![A-Za-z])"]
+    if code:
+        names = _trie_regex(sorted(w for w in _CODE_WORDS if len(w) >= 3))
+        atoms.append(rf"(?=(?ai:{names})(?![A-Za-z]))[A-Za-z]++")
+    if extra:
+        atoms.append(extra)
+    atom = "(?:" + "|".join(atoms) + ")*+"
+    return atom + (f"(?:[A-Za-z]{{3,}}+{atom}){{0,{words}}}" if words else "")
+
+
+def _trie_regex(words: list[str]) -> str:
+    """An alternation of `words` (sorted, lower-case letters) factored by prefix: `re` tries alternatives one by
+    one, so a flat list of a hundred code words costs a hundred tries at every letter run, a trie a few."""
+    branches: list[str] = []
+    for first in sorted({w[0] for w in words}):
+        rests = [w[1:] for w in words if w[0] == first]
+        tails = [r for r in rests if r]
+        if not tails:
+            branches.append(first)
+            continue
+        inner = _trie_regex(tails)
+        if len(tails) == 1 and "" not in rests:
+            branches.append(first + inner)  # one word: a plain chain, no group
+        else:
+            branches.append(f"{first}(?:{inner}){'?' if '' in rests else ''}")
+    return "|".join(branches)
+
+
+def _fast(trigger: str, body: str, close: str, rest: str) -> re.Pattern[str]:
+    """A fast pass: the literal `trigger`, then either `body close` (no group: a span whose residue is a space) or
+    `rest` (group 1: the reference pattern after its opening `trigger`). The pattern starts with a literal, as the
+    reference does, so that `re` still jumps from one candidate to the next (an alternation of two patterns would
+    be tried at every character: five times slower)."""
+    return re.compile(f"{re.escape(trigger)}(?:{body}{close}|({rest}))")
+
+
+_MATH_WORDS_MAX = 1  # `_math_residue`: fewer than 2 such words is a space
+_CODE_WORDS_MAX = 2  # `_code_residue`: fewer than 3
+_FAST_PASSES: dict[str, re.Pattern[str]] = {
+    "```": _fast(
+        "```", _no_prose_body("`", "`(?!``)", _CODE_WORDS_MAX, True), r"(?:```|\Z)", r"(?:[^`]++|`(?!``))*+(?:```|\Z)"
+    ),
+    "~~~": _fast(
+        "~~~", _no_prose_body("~", "~(?!~~)", _CODE_WORDS_MAX, True), r"(?:~~~|\Z)", r"(?:[^~]++|~(?!~~))*+(?:~~~|\Z)"
+    ),
+    "$$": _fast(
+        "$$",
+        _no_prose_body("$", r"\$(?!\$)", _MATH_WORDS_MAX, False),
+        r"(?:\$\$|\Z)",
+        r"(?:[^$]++|\$(?!\$))*+(?:\$\$|\Z)",
+    ),
+    # Inline spans are not empty: the lookahead keeps the fast alternative from matching `$$` or two backticks.
+    "$": _fast("$", r"(?=[^$\n])" + _no_prose_body("$\n", "", _MATH_WORDS_MAX, False), r"\$", r"[^$\n]+\$"),
+    "`": _fast("`", r"(?=[^`\n])" + _no_prose_body("`\n", "", _CODE_WORDS_MAX, True), "`", r"[^`\n]+`"),
+}
+_REFERENCE_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[str], str] | None, str], ...] = tuple(
+    (trigger, pattern, residue, "") for trigger, pattern, residue in _REFERENCE_STRIP_PASSES
+)
+# The passes `strip_non_language` runs: the reference passes with the fast ones in their place. The last field is
+# what a span lacks of its match: a fast pass's group starts after the opening delimiter.
+_STRIP_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[str], str] | None, str], ...] = tuple(
+    (trigger, _FAST_PASSES[trigger], residue, trigger) if trigger in _FAST_PASSES else (trigger, pattern, residue, "")
+    for trigger, pattern, residue in _REFERENCE_STRIP_PASSES
 )
 
 
@@ -471,8 +566,9 @@ def response_text(completion: str, think: tuple[str, str]) -> str:
     return completion.replace(open_tag, "\n").replace(close_tag, "\n")
 
 
-def _strip_pass(pattern: re.Pattern[str], residue: Callable[[str], str] | None, text: str) -> str:
-    """`pattern.sub` with `residue` of each match (group 1 is the whole match), through one `split`: no match
+def _strip_pass(pattern: re.Pattern[str], residue: Callable[[str], str] | None, text: str, head: str = "") -> str:
+    """`pattern.sub` with `residue` of each match (group 1 is the whole match but for its first characters `head`;
+    None, from a fast pass's first alternative, is a span whose residue is a space), through one `split`: no match
     object and no call from C into Python per match, which is most of a pass's cost on a text full of `$…$`."""
     parts = pattern.split(text)
     if len(parts) == 1:
@@ -483,22 +579,32 @@ def _strip_pass(pattern: re.Pattern[str], residue: Callable[[str], str] | None, 
         return " ".join(between)
     joined: list[str] = [""] * (2 * len(between) - 1)
     joined[0::2] = between
-    joined[1::2] = [residue(span) for span in parts[1::step]]
+    joined[1::2] = [" " if span is None else residue(head + span) for span in parts[1::step]]
     return "".join(joined)
 
 
 def strip_non_language(text: str) -> str:
     """`text` without math, code, links, tags and LaTeX commands, with sentence ends turned into line breaks and
     digits, formula characters and punctuation into spaces (see the module docstring)."""
+    return _strip(text, _STRIP_PASSES)
+
+
+def reference_strip_non_language(text: str) -> str:
+    """What `strip_non_language` gives, with a residue call for every span (no fast pass): the simple path the
+    fast passes are tested against."""
+    return _strip(text, _REFERENCE_PASSES)
+
+
+def _strip(text: str, passes: tuple[tuple[str, re.Pattern[str], Callable[[str], str] | None, str], ...]) -> str:
     ascii_text = text.isascii()
     # A character above the BMP takes two UTF-16 units: one C-level encode, far cheaper than `max(text)`.
     astral = not ascii_text and len(text.encode("utf-16-le", "surrogatepass")) > 2 * len(text)
     if astral:
         # Mathematical alphanumerics (𝐅𝐢𝐫𝐬𝐭) are their plain letters (the BMP's compatibility letters: the table).
         text = _ASTRAL_COMPAT_RE.sub(_fold, text)
-    for trigger, pattern, residue in _STRIP_PASSES:
+    for trigger, pattern, residue, head in passes:
         if trigger in text:
-            text = _strip_pass(pattern, residue, text)
+            text = _strip_pass(pattern, residue, text, head)
     text = _translate(text)
     # The table has done the BMP; only characters above it (emoji, mathematical letters NFKC left) need the regex.
     return _NON_WORD_RE.sub(" ", text) if astral else text
