@@ -20,7 +20,7 @@ The target only ever gains pieces written in its own script: a Latin word in a C
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 from verifiers.language.model import LONG_TOKEN, LangId
 from verifiers.language.text import Piece
@@ -173,23 +173,27 @@ def word_counts(model: LangId, parts: list[Piece], same: frozenset[str], target:
     """Words per language of `parts`; `same` is the set of labels that count as the target (empty: no target)."""
     # A piece whose script allows one language (Hangul, Greek, Chinese without kana) has it: no model, no second
     # opinion (none can move it: a second opinion gives a piece to the target only on the target's probability).
-    labels: list[str | None] = [None] * len(parts)
-    open_pieces: list[int] = []
-    for i, piece in enumerate(parts):
-        langs = piece.langs
-        if langs is not None and len(langs) == 1:
-            labels[i] = langs[0]
-        else:
-            open_pieces.append(i)
+    # Comprehensions rather than one loop: a long thought has hundreds of pieces, and each statement of a loop body
+    # costs more than a comprehension's test.
+    labels: list[str | None] = [
+        langs[0] if (langs := piece.langs) is not None and len(langs) == 1 else None for piece in parts
+    ]
+    open_pieces = [i for i, lang in enumerate(labels) if lang is None]
     split = _label_open(model, parts, open_pieces, labels, same, target) if open_pieces else set()
+    # Every piece has its label now (`_label_open` labels each open one).
+    final = cast(list[str], labels)
     counts: dict[str, float] = {}
-    for i, (piece, lang) in enumerate(zip(parts, labels, strict=True)):
-        assert lang is not None
-        if i in split and target is not None and piece.langs is None:
+    get = counts.get
+    if not split or target is None:
+        for piece, lang in zip(parts, final, strict=True):
+            counts[lang] = get(lang, 0.0) + piece.words
+        return counts
+    for i, (piece, lang) in enumerate(zip(parts, final, strict=True)):
+        if i in split and piece.langs is None:
             for la, n in _split_words(model, piece.text.lower(), lang, target).items():
-                counts[la] = counts.get(la, 0.0) + n
+                counts[la] = get(la, 0.0) + n
             continue
-        counts[lang] = counts.get(lang, 0.0) + piece.words
+        counts[lang] = get(lang, 0.0) + piece.words
     return counts
 
 
@@ -207,13 +211,12 @@ def _label_open(
     # One pass over the pieces sorts them (a thought has hundreds): fastText's features are lower-case heavy (all-caps
     # English reads as Spanish otherwise); the short pieces of each script also form one line (see
     # `_short_viterbi`), ranked in the same model call; `free` are the long pieces of no fixed language.
-    texts: dict[int, str] = {}
+    texts: dict[int, str] = dict(zip(open_pieces, [parts[i].text.lower() for i in open_pieces], strict=True))
     short_by_family: dict[str, list[int]] = {}
     free: list[int] = []
     romanised_short: set[str] = set()
     for i in open_pieces:
         piece = parts[i]
-        texts[i] = piece.text.lower()
         if piece.langs is None and not piece.romanised:
             if piece.words < SHORT_WORDS:
                 short_by_family.setdefault(piece.family, []).append(i)
@@ -234,7 +237,11 @@ def _label_open(
     likely = same if any(parts[i].family in scripts for i in free + short_members) else frozenset()
     tops = model.top1([texts[i] for i in free + short_members] + line_texts, likely)
     top_of = dict(zip(free + short_members, tops, strict=False))
-    settled = {i: top_of[i] for i in free if not same or top_of[i] in same or parts[i].family not in scripts}
+    settled = (
+        {i: top_of[i] for i in free if top_of[i] in same or parts[i].family not in scripts}
+        if same
+        else {i: top_of[i] for i in free}
+    )
     sure_families = {
         f
         for f, line_top in zip(families, tops[len(free) + len(short_members) :], strict=True)
@@ -260,9 +267,7 @@ def _label_open(
     # A settled piece keeps its label (it is the target's, or no second opinion applies to its script).
     for i, lang in settled.items():
         labels[i] = lang
-    for i in open_pieces:
-        if i in settled:
-            continue
+    for i in [i for i in open_pieces if i not in settled] if settled else open_pieces:
         piece, top = parts[i], ranked.get(i, [])
         lang, p1 = top[0] if top else ("und", 0.0)
         if piece.romanised and (p1 < ROMANISED_UNSURE or (lang == "en" and p1 < ROMANISED_EN)):
@@ -276,11 +281,9 @@ def _label_open(
                 unsure.append(i)
         labels[i] = lang
     split: set[int] = set()
-    relabel = [
-        i
-        for i in open_pieces
-        if labels[i] is not None and labels[i] not in same and labels[i] in close and target is not None
-    ]
+    # Labels of `close` that are not the target's: without any (a target of no close relative) nothing to relabel.
+    close_only = close - same
+    relabel = [i for i in open_pieces if labels[i] in close_only] if close_only and target is not None else []
     if relabel or unsure:
         # An unsure long piece follows the thought's own majority in its script when that is a plausible second
         # opinion ("As die lys leeg is, gee ons nul terug" reads English at 0.6 in an Afrikaans thought).

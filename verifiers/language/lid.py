@@ -281,7 +281,6 @@ class Lid:
         is over rows, a word's own row and its n-grams', not over words). `tokens`, when given, is every line's
         tokens laid end to end (a caller that has it saves building it again)."""
         sizes = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
-        sums = np.zeros((len(lines), self.dim + 1))
         if tokens is None:
             tokens = list(chain.from_iterable(lines))
         if tokens:
@@ -299,9 +298,16 @@ class Lid:
                         self._fill([t for t in dict.fromkeys(tokens) if t not in index])
                         rows = np.fromiter(map(index.__getitem__, tokens), dtype=np.int64, count=len(tokens))
                     vectors = self._cache[rows]
-            nonempty = sizes > 0
-            starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))[nonempty]
-            sums[nonempty] = np.add.reduceat(vectors, starts, axis=0)
+            starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+            if sizes.all():
+                # Every line has words (the usual case): the segment sums are the rows, no zeros to fill in.
+                sums = np.add.reduceat(vectors, starts, axis=0)
+            else:
+                nonempty = sizes > 0
+                sums = np.zeros((len(lines), self.dim + 1))
+                sums[nonempty] = np.add.reduceat(vectors, starts[nonempty], axis=0)
+        else:
+            sums = np.zeros((len(lines), self.dim + 1))
         sums += self._eos
         return sums[:, : self.dim] / sums[:, self.dim :]
 
@@ -328,25 +334,31 @@ class Lid:
 
     def _sure_among(self, hidden: np.ndarray, labels: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         """For each hidden vector, whether one of `labels` scores above `_greedy_sure` (so is the argmax), and which."""
-        nodes, right, starts = self._paths_of(labels)
+        nodes, steps, starts = self._paths_of(labels)
+        # Each distinct node once (the paths of the common labels share their first nodes: 27 nodes for 91 steps),
+        # both sides of it, then every path's steps gathered from those: the same values as node by node.
         logits = np.einsum("nd,pd->np", hidden, self._output[nodes])
         with np.errstate(over="ignore"):
             f = 1.0 / (1.0 + np.exp(-logits))
-        scores = np.add.reduceat(np.log(np.where(right, f, 1.0 - f) + 1e-5), starts, axis=1)
+        sides = np.log(np.concatenate((1.0 - f, f), axis=1) + 1e-5)
+        scores = np.add.reduceat(sides[:, steps], starts, axis=1)
         sure = scores > self._greedy_sure  # at most one label per line can be
         return sure.any(axis=1), np.asarray(labels, dtype=np.int64)[sure.argmax(axis=1)]
 
     def _paths_of(self, labels: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The internal nodes on the paths of `labels` (rows of the output matrix), laid end to end, whether each
-        step goes right (log f) or left (log(1 - f)), and where each label's path starts."""
+        """The distinct internal nodes on the paths of `labels` (rows of the output matrix), the steps of every
+        path laid end to end as columns of (log(1 - f) of each node, then log(f) of each node), and where each
+        label's path starts."""
         paths = self._paths.get(labels)
         if paths is None:
             columns = [self._path_columns[self._path_starts[j] : self._path_ends[j]] for j in labels]
             flat = np.concatenate(columns)
             starts = np.cumsum([0] + [len(c) for c in columns[:-1]])
             inner = self._nlabels - 1
+            nodes, position = np.unique(flat % inner, return_inverse=True)
+            steps = position.ravel() + nodes.size * (flat >= inner)
             # Read-only arrays, a few per target language: two threads that race here store equal values.
-            paths = self._paths[labels] = (flat % inner, flat >= inner, starts)
+            paths = self._paths[labels] = (nodes, steps, starts)
         return paths
 
     def best_of_hidden(self, hidden: np.ndarray) -> np.ndarray:

@@ -373,6 +373,25 @@ def test_the_greedy_best_label_is_the_argmax_of_every_label() -> None:
         assert (lid.best_of_hidden(hidden) == lid.logprobs_of_hidden(hidden).argmax(axis=1)).all(), scale
 
 
+def test_a_sure_label_among_a_few_is_the_argmax_and_each_path_scores_as_node_by_node() -> None:
+    import numpy as np
+
+    lid = get_model().lid
+    rng = np.random.default_rng(7)
+    inner = lid._nlabels - 1
+    for labels in (lid._common, (lid.index["en"],), (lid.index["zh"], lid.index["wuu"], lid.index["yue"])):
+        for scale in (0.1, 1.0, 3.0):
+            hidden = rng.normal(0, scale, (200, lid.dim))
+            found, label = lid._sure_among(hidden, labels)
+            assert (label[found] == lid.logprobs_of_hidden(hidden[found]).argmax(axis=1)).all()
+            for j in labels:
+                # The distinct nodes scored once give each path the score of its own steps, node by node.
+                column = lid._path_columns[lid._path_starts[j] : lid._path_ends[j]]
+                f = 1.0 / (1.0 + np.exp(-np.einsum("nd,pd->np", hidden, lid._output[column % inner])))
+                score = np.add.reduceat(np.log(np.where(column >= inner, f, 1.0 - f) + 1e-5), [0], axis=1)[:, 0]
+                assert ((score > lid._greedy_sure) == (found & (label == j))).all()
+
+
 def test_the_greedy_best_label_is_fasttexts_on_word_salad() -> None:
     import random
 
