@@ -401,12 +401,14 @@ _FAST_PASSES: dict[str, re.Pattern[str]] = {
     "$": _fast("$", r"(?=[^$\n])" + _no_prose_body("$\n", "", _MATH_WORDS_MAX, False), r"\$", r"[^$\n]+\$"),
     "`": _fast("`", r"(?=[^`\n])" + _no_prose_body("`\n", "", _CODE_WORDS_MAX, True), "`", r"[^`\n]+`"),
 }
-_REFERENCE_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[str], str] | None, str], ...] = tuple(
+# A pass: its trigger, its pattern, the residue of a span (None: a space) and what a span lacks of its match.
+_Passes = tuple[tuple[str, re.Pattern[str], Callable[[str], str] | None, str], ...]
+_REFERENCE_PASSES: _Passes = tuple(
     (trigger, pattern, residue, "") for trigger, pattern, residue in _REFERENCE_STRIP_PASSES
 )
 # The passes `strip_non_language` runs: the reference passes with the fast ones in their place. The last field is
 # what a span lacks of its match: a fast pass's group starts after the opening delimiter.
-_STRIP_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[str], str] | None, str], ...] = tuple(
+_STRIP_PASSES: _Passes = tuple(
     (trigger, _FAST_PASSES[trigger], residue, trigger) if trigger in _FAST_PASSES else (trigger, pattern, residue, "")
     for trigger, pattern, residue in _REFERENCE_STRIP_PASSES
 )
@@ -586,16 +588,44 @@ def _strip_pass(pattern: re.Pattern[str], residue: Callable[[str], str] | None, 
 def strip_non_language(text: str) -> str:
     """`text` without math, code, links, tags and LaTeX commands, with sentence ends turned into line breaks and
     digits, formula characters and punctuation into spaces (see the module docstring)."""
-    return _strip(text, _STRIP_PASSES)
+    return _strip(text, _STRIP_PASSES, _present_triggers(text))
 
 
 def reference_strip_non_language(text: str) -> str:
-    """What `strip_non_language` gives, with a residue call for every span (no fast pass): the simple path the
-    fast passes are tested against."""
-    return _strip(text, _REFERENCE_PASSES)
+    """What `strip_non_language` gives, with a residue call for every span (no fast pass) and every trigger looked
+    for before its pass: the simple path the fast passes are tested against."""
+    return _strip(text, _REFERENCE_PASSES, None)
 
 
-def _strip(text: str, passes: tuple[tuple[str, re.Pattern[str], Callable[[str], str] | None, str], ...]) -> str:
+# Looking for a trigger of several characters that is not there costs a scan of the whole text at about a
+# nanosecond a character (str's search, when the trigger's last character is common: `(` in math, `{` in LaTeX),
+# six of them a tenth of the step on a long thought; a single character is found or ruled out by memchr in a
+# fraction of that, and a regex that starts with a literal skips to it as fast. A pass never brings a trigger in
+# (every residue starts and ends with white space, which no trigger holds), so what is absent at the start stays
+# absent and is never looked for again.
+_BACKSLASH_TRIGGER_RE = re.compile(r"\\(?:\[|\(|begin\{)")
+_SEARCHED_TRIGGERS = {trigger: re.compile(re.escape(trigger)) for trigger in ("://", "www.")}
+_BACKSLASH_TRIGGERS = frozenset(("\\[", "\\(", "\\begin{"))
+
+
+def _present_triggers(text: str) -> set[str]:
+    """The triggers of the strip passes that are in `text` (see above)."""
+    present = set()
+    for trigger, _, _, _ in _STRIP_PASSES:
+        if trigger in _BACKSLASH_TRIGGERS:
+            continue
+        searched = _SEARCHED_TRIGGERS.get(trigger)
+        if searched is not None:
+            if searched.search(text):
+                present.add(trigger)
+        elif trigger[0] in text and (len(trigger) == 1 or trigger in text):
+            present.add(trigger)
+    if "\\" in present:
+        present.update(_BACKSLASH_TRIGGER_RE.findall(text))
+    return present
+
+
+def _strip(text: str, passes: _Passes, present: set[str] | None) -> str:
     ascii_text = text.isascii()
     # A character above the BMP takes two UTF-16 units: one C-level encode, far cheaper than `max(text)`.
     astral = not ascii_text and len(text.encode("utf-16-le", "surrogatepass")) > 2 * len(text)
@@ -603,7 +633,9 @@ def _strip(text: str, passes: tuple[tuple[str, re.Pattern[str], Callable[[str], 
         # Mathematical alphanumerics (𝐅𝐢𝐫𝐬𝐭) are their plain letters (the BMP's compatibility letters: the table).
         text = _ASTRAL_COMPAT_RE.sub(_fold, text)
     for trigger, pattern, residue, head in passes:
-        if trigger in text:
+        # A trigger present at the start may be gone after an earlier pass: looked for again (it usually is found
+        # at once, or was inside a stripped span).
+        if (present is None or trigger in present) and trigger in text:
             text = _strip_pass(pattern, residue, text, head)
     text = _translate(text)
     # The table has done the BMP; only characters above it (emoji, mathematical letters NFKC left) need the regex.

@@ -1,7 +1,8 @@
 """The fast passes of `strip_non_language` (a span of math or code without prose recognised by the regex itself,
-with no residue call) give exactly what the reference passes give (`reference_strip_non_language`, one residue call
-per span): on every text of the verdict corpus and on seeded random strings made of delimiters, commands, code
-words in any case, prose words, short words, line breaks and the characters case folding could confuse."""
+with no residue call; triggers looked for once) give exactly what the reference passes give
+(`reference_strip_non_language`, one residue call per span, every trigger looked for before its pass): on every
+text of the verdict corpus and on seeded random strings made of delimiters, commands, code words in any case, prose
+words, short words, line breaks and the characters case folding could confuse."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ _PALETTE = [
     "$", "$$", "$", "```", "~~~", "`", "``", "\\", "\\frac", "\\text{", "}", "{", " ", " ", "\n", "x", "ab", "abc",
     "word", "For", "RANGE", "print", "in", "int", "self", "ſelf", "brea\u212a", "\u212a", "中文", "é", "1", "+", "=",
     "we add two and three", "python\n", "\\(", "\\)", "\\[", "\\]", "http://a.b/c", "<p>", "@", "x@y.com", "\x7f",
-    "\t", "_", "Kk", "elif", "ELSE", "endl", "en", "numpy", "\\sin", "dx", "'",
+    "\t", "_", "Kk", "elif", "ELSE", "endl", "en", "numpy", "\\sin", "dx", "'", "www.", "ww", ":", "/", "~",
+    "\\begin{align}", "\\end{align}", "\\begin{itemize}", "\\begin", "[", "(",
 ]  # fmt: skip
 
 
