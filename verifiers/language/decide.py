@@ -23,7 +23,7 @@ import math
 from typing import Any, cast
 
 from verifiers.language.model import LONG_TOKEN, LangId
-from verifiers.language.text import Piece
+from verifiers.language.text import UNSPACED_FAMILIES, Piece
 
 SHORT_WORDS = 4.0
 UNSURE = 0.8
@@ -234,9 +234,16 @@ def _label_open(
     scripts = _SCRIPTS.get(target or "", _LATIN_ONLY)
     short_members = [i for f in families for i in short_by_family[f]]
     # The target's labels are tried first when a piece could be in the target's language (its script's).
-    likely = same if any(parts[i].family in scripts for i in free + short_members) else frozenset()
-    tops = model.top1([texts[i] for i in free + short_members] + line_texts, likely)
-    top_of = dict(zip(free + short_members, tops, strict=False))
+    members = free + short_members
+    likely = same if any(parts[i].family in scripts for i in members) else frozenset()
+    # A piece of a script written with spaces has as many words as its text splits into (both ways of cutting
+    # pieces build it so), which spares `top1` splitting every text: -1 marks the others.
+    sizes = [-1 if (piece := parts[i]).family in UNSPACED_FAMILIES else int(piece.words) for i in members]
+    if sizes and min(sizes) >= 0:
+        at = dict(zip(members, sizes, strict=True))
+        sizes += [sum(at[i] for i in short_by_family[f]) for f in families]
+    tops = model.top1([texts[i] for i in members] + line_texts, likely, sizes if not sizes or min(sizes) >= 0 else None)
+    top_of = dict(zip(members, tops, strict=False))
     settled = (
         {i: top_of[i] for i in free if top_of[i] in same or parts[i].family not in scripts}
         if same

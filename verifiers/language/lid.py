@@ -165,6 +165,8 @@ class Lid:
         # reusing (a wrong vector would be a wrong reward). Re-entrant: `word_logprobs` calls `hidden`.
         self._lock = threading.RLock()
         self._cache_index: dict[str, int] = {}
+        # The longest word in the cache (see `_hidden`).
+        self._cached_longest = 0
         self._cache = np.zeros((_CACHE_ROWS, dim + 1))
         self._eos = self._word_vector(_EOS)
         self._word_lp_index: dict[str, int] = {}
@@ -221,6 +223,7 @@ class Lid:
         """Cache the vectors of `words` (distinct, none cached yet; called with the lock held, after any reset)."""
         index = self._cache_index
         start = len(index)
+        self._cached_longest = max(self._cached_longest, max(map(len, words), default=0))
         batch = [w for w in words if w.isascii() and w != _EOS] if self._minn > 1 else []
         if len(batch) >= _BATCH_MIN:
             self._cache[start : start + len(batch)] = self._ascii_vectors(batch)
@@ -283,19 +286,36 @@ class Lid:
         sizes = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
         if tokens is None:
             tokens = list(chain.from_iterable(lines))
+        hidden = self._hidden(sizes, tokens, None)
+        assert hidden is not None  # only a `longest` makes it None
+        return hidden
+
+    def _hidden(self, sizes: np.ndarray, tokens: list[str], longest: int | None) -> np.ndarray | None:
+        """`hidden` of lines of `sizes` tokens, `tokens` laid end to end; None when a token is longer than
+        `longest` (given), before any work on the vectors. Only the tokens not cached yet are measured for that
+        while no cached token is longer than `longest` (`_cached_longest`): in a thought whose words recur, that
+        is few or none of them, where measuring every token cost a tenth of the labelling."""
         if tokens:
             with self._lock:
                 index = self._cache_index
                 if len(index) + len(tokens) > _CACHE_ROWS:
                     # Reset before, never during, a call: a row looked up earlier in the call stays valid.
                     index.clear()
+                    self._cached_longest = 0
+                if longest is not None and self._cached_longest > longest and max(map(len, tokens)) > longest:
+                    return None
                 if len(tokens) > _CACHE_ROWS:  # a text of more words than the cache holds: no caching
+                    if longest is not None and max(map(len, tokens)) > longest:
+                        return None
                     vectors = np.array([self._word_vector(t) for t in tokens])
                 else:
                     # One C-level lookup of every token (-1: not cached yet); only a call with new words loops.
                     rows = np.fromiter(map(index.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
                     if (rows < 0).any():
-                        self._fill([t for t in dict.fromkeys(tokens) if t not in index])
+                        new = [t for t in dict.fromkeys(tokens) if t not in index]
+                        if longest is not None and max(map(len, new)) > longest:
+                            return None
+                        self._fill(new)
                         rows = np.fromiter(map(index.__getitem__, tokens), dtype=np.int64, count=len(tokens))
                     vectors = self._cache[rows]
             starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
@@ -304,10 +324,10 @@ class Lid:
                 sums = np.add.reduceat(vectors, starts, axis=0)
             else:
                 nonempty = sizes > 0
-                sums = np.zeros((len(lines), self.dim + 1))
+                sums = np.zeros((len(sizes), self.dim + 1))
                 sums[nonempty] = np.add.reduceat(vectors, starts[nonempty], axis=0)
         else:
-            sums = np.zeros((len(lines), self.dim + 1))
+            sums = np.zeros((len(sizes), self.dim + 1))
         sums += self._eos
         return sums[:, : self.dim] / sums[:, self.dim :]
 
@@ -320,7 +340,17 @@ class Lid:
         paths only, for every line at once; a line none of them is sure of gets a greedy descent of the tree (the
         likelier child at every node), whose label's score is exact and settles it the same way; the few lines
         left, near ties included, get every label's score and their argmax. `tokens`: as in `hidden`."""
-        hidden = self.hidden(lines, tokens)
+        return self._best_of_hidden(self.hidden(lines, tokens), likely)
+
+    def best_of_tokens(
+        self, sizes: np.ndarray, tokens: list[str], likely: tuple[int, ...], longest: int
+    ) -> np.ndarray | None:
+        """`best` of lines of `sizes` tokens laid end to end in `tokens`, or None when a token is longer than
+        `longest` (see `_hidden`)."""
+        hidden = self._hidden(sizes, tokens, longest)
+        return None if hidden is None else self._best_of_hidden(hidden, likely)
+
+    def _best_of_hidden(self, hidden: np.ndarray, likely: tuple[int, ...]) -> np.ndarray:
         out = np.zeros(hidden.shape[0], dtype=np.int64)
         todo = np.arange(hidden.shape[0])
         for group in (likely, tuple(j for j in self._common if j not in likely) if likely else self._common):

@@ -135,16 +135,27 @@ class LangId:
             out[i] = ranked
         return out
 
-    def top1(self, texts: list[str], likely: frozenset[str] = frozenset()) -> list[str]:
+    def top1(self, texts: list[str], likely: frozenset[str] = frozenset(), sizes: list[int] | None = None) -> list[str]:
         """The most likely language of each text, as fastText's predict says (`Lid.best`: the numpy path's argmax,
         which the tests check against fastText's own label), without the probabilities `ranked` gives. The `likely`
         languages (the target's) are tried first, which is cheaper when they are the answer; the answer is the same.
+        `sizes`, when the caller knows them, are the texts' numbers of words (`len(text.split())`).
 
         A text with a word of more than LONG_TOKEN characters goes to fastText's C++ predict instead, as in `ranked`."""
         if not texts:
             return []
         labels = self.lid.labels
         prefer = tuple(sorted(self.lid.index[la] for la in likely if la in self.lid.index))
+        if sizes is not None:
+            # Every word in one split of the texts joined (a space cannot join two words), the lines cut by `sizes`;
+            # the total checks them.
+            tokens = " ".join(texts).split()
+            if len(tokens) == sum(sizes) and len(tokens) >= _FEW_TOKENS:
+                import numpy as np
+
+                best = self.lid.best_of_tokens(np.array(sizes, dtype=np.int64), tokens, prefer, LONG_TOKEN)
+                if best is not None:
+                    return [labels[j] for j in best.tolist()]
         split = [t.split() for t in texts]
         tokens = list(chain.from_iterable(split))
         if len(tokens) < _FEW_TOKENS:

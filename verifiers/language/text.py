@@ -99,6 +99,9 @@ _UNSPACED_FAMILIES: dict[str, tuple[str, float]] = {
     "cjk": (_CJK, CJK_CHARS_PER_WORD),
     "sea": (_SEA, SEA_CHARS_PER_WORD),
 }
+# The families whose word units are estimated from characters (`Piece.words`); a piece of any other has as many
+# words as its text splits into.
+UNSPACED_FAMILIES = frozenset(_UNSPACED_FAMILIES)
 _ALL_LETTERS = "".join(_SPACED_FAMILIES.values()) + _CJK + _SEA
 _OTHER_LETTERS = r"^\W\d_" + _ALL_LETTERS  # a negated set body: letters of no family above
 

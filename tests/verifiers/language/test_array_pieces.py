@@ -63,6 +63,16 @@ def test_the_array_path_gives_the_python_paths_pieces(source: str) -> None:
         assert T._array_pieces(text, TABLES) == T.reference_pieces(text), text[:200]
 
 
+@pytest.mark.parametrize("source", ["corpus", "random"])
+def test_a_spaced_piece_has_as_many_words_as_its_text_splits_into(source: str) -> None:
+    # `decide` hands these counts to `LangId.top1` instead of splitting every text.
+    texts = _corpus_texts() if source == "corpus" else _random_texts(17, 3000)
+    for text in texts:
+        for piece in [*T._array_pieces(text, TABLES), *T.reference_pieces(text)]:
+            if piece.family not in T.UNSPACED_FAMILIES:
+                assert len(piece.text.lower().split()) == piece.words, piece
+
+
 def test_pieces_takes_the_array_path_for_long_texts_only() -> None:
     long_text = "\n".join(["Then we add the two numbers and divide by five"] * T._ARRAY_PIECES_MIN_SENTENCES)
     assert T.pieces(long_text) == T.reference_pieces(long_text)

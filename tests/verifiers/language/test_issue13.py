@@ -402,6 +402,37 @@ def test_the_greedy_best_label_is_fasttexts_on_word_salad() -> None:
     assert model.top1(lines) == model._fasttext_top1(lines)
 
 
+def test_top1_given_the_word_counts_answers_as_without_them() -> None:
+    import random
+
+    import numpy as np
+
+    from verifiers.language.lid import Lid
+    from verifiers.language.model import LONG_TOKEN, _load
+
+    rng = random.Random(3)
+    words = [w.lower() for group in SENTENCES.values() for s in group for w in s.split() if len(w) <= LONG_TOKEN]
+    lines = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 12))) for _ in range(300)]
+    long_word = "x" * (LONG_TOKEN + 5)
+    # The model of its own: the long word must not stay in the shared cache.
+    model = _load.__wrapped__(None)
+    assert isinstance(model.lid, Lid)
+    for batch, short in ((lines, True), ([*lines[:50], f"the {long_word} end", *lines[50:]], False)):
+        sizes = [len(line.split()) for line in batch]
+        tokens = " ".join(batch).split()
+        # The counted path answers for short words only (None: the caller measures every line).
+        assert (model.lid.best_of_tokens(np.array(sizes), tokens, (), LONG_TOKEN) is not None) == short
+        assert model.top1(batch, frozenset({"en"}), sizes) == model.top1(batch, frozenset({"en"}))
+        assert model.top1(batch, sizes=sizes) == model._fasttext_top1(batch)
+    # A long word in the cache (a direct call) makes every token measured again, so the long line still goes to
+    # fastText's predict.
+    model.lid.hidden([[long_word]])
+    batch = [*lines[:50], f"the {long_word} end", *lines[50:]]
+    sizes = [len(line.split()) for line in batch]
+    assert model.lid.best_of_tokens(np.array(sizes), " ".join(batch).split(), (), LONG_TOKEN) is None
+    assert model.top1(batch, sizes=sizes) == model._fasttext_top1(batch)
+
+
 def test_new_words_in_a_batch_get_the_same_vectors_as_one_by_one() -> None:
     import random
 
