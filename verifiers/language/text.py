@@ -346,13 +346,16 @@ def _ascii_class(exclude: str) -> str:
 
 def _no_prose_body(exclude: str, extra: str, words: int, code: bool) -> str:
     """A possessive regex for a span body of ASCII whose words of three or more letters not after a backslash
-    (`_WORDISH_RE`), code words left out when `code`, are at most `words`. `exclude`: characters the body cannot
-    hold (the delimiter, a line break); `extra`: one more alternative for the body (a lone delimiter character).
+    (`_WORDISH_RE`), lower-case code words left out when `code`, are at most `words`. `exclude`: characters the
+    body cannot hold (the delimiter, a line break); `extra`: one more alternative for the body (a lone delimiter
+    character).
     A letter run is always taken whole (possessive), so each alternative sees whole runs, as `_WORDISH_RE` does."""
     atoms = [f"[{_ascii_class(exclude)}]++", r"\\[A-Za-z]*+", r"[A-Za-z]{1,2}+(?![A-Za-z])"]
     if code:
+        # Lower-case code words only (case-insensitive matching cost a third more): a capitalised one counts as a
+        # word here, so such a span may go to the residue call, which counts it right; the answer is the same.
         names = _trie_regex(sorted(w for w in _CODE_WORDS if len(w) >= 3))
-        atoms.append(rf"(?=(?ai:{names})(?![A-Za-z]))[A-Za-z]++")
+        atoms.append(rf"(?:{names})(?![A-Za-z])")
     if extra:
         atoms.append(extra)
     atom = "(?:" + "|".join(atoms) + ")*+"
@@ -530,7 +533,12 @@ def extract_cot(completion: str, think: tuple[str, str], prefilled: bool) -> tup
         start = completion.find(open_tag)
         # A closing tag before any opening one means the template opened the first thought.
         if start >= 0 and not 0 <= end < start:
-            return _join_blocks(completion, think, start + len(open_tag)), "think_block"
+            body = start + len(open_tag)
+            # The first closing tag after the body's start is the one found above (the text is not searched again)
+            # unless that one overlaps the opening tag.
+            return _join_blocks(completion, think, body, first_end=end if end < 0 or end >= body else None), (
+                "think_block"
+            )
     if end >= 0:
         head = completion[:end]
         # A model that re-opens the pre-filled tag: the thought starts after it.
@@ -542,8 +550,16 @@ def extract_cot(completion: str, think: tuple[str, str], prefilled: bool) -> tup
     return completion, "whole_completion"
 
 
-def _join_blocks(completion: str, think: tuple[str, str], body_start: int, first: str = "", after: int = 0) -> str:
+def _join_blocks(
+    completion: str,
+    think: tuple[str, str],
+    body_start: int,
+    first: str = "",
+    after: int = 0,
+    first_end: int | None = None,
+) -> str:
     """The bodies of the thought blocks from `body_start` on (or after `first`, ending at `after`), joined.
+    `first_end`: where the first block's closing tag is (-1: none), when the caller has found it already.
 
     Each `find` starts where the previous one stopped, so the cost is linear in the completion.
     """
@@ -551,7 +567,8 @@ def _join_blocks(completion: str, think: tuple[str, str], body_start: int, first
     blocks = [first] if body_start < 0 else []
     while True:
         if body_start >= 0:
-            end = completion.find(close_tag, body_start)
+            end = completion.find(close_tag, body_start) if first_end is None else first_end
+            first_end = None
             if end < 0:  # unclosed: runs to the end
                 blocks.append(completion[body_start:])
                 break
@@ -963,6 +980,7 @@ class _PieceTables(NamedTuple):
     kana: Any  # bool: `_KANA_RE` matches
     divisor: Any  # float per family: characters per word unit, 0 for a script written with spaces
     langs: tuple[tuple[str, ...] | None, ...]  # `_SCRIPT_LANGUAGES` per family
+    langs_no_kana: tuple[tuple[str, ...] | None, ...]  # the same, Chinese for CJK (a text without kana)
 
 
 @functools.lru_cache(maxsize=1)
@@ -1007,7 +1025,8 @@ def _piece_tables() -> _PieceTables:
     for table in (family, upper, one, kana, divisor):
         table.flags.writeable = False
     langs = tuple(_SCRIPT_LANGUAGES.get(name) for name in _FAMILY_NAMES)
-    return _PieceTables(np, classes, family, upper, one, kana, divisor, langs)
+    langs_no_kana = tuple(_ZH_ONLY if name == "cjk" else got for name, got in zip(_FAMILY_NAMES, langs, strict=True))
+    return _PieceTables(np, classes, family, upper, one, kana, divisor, langs, langs_no_kana)
 
 
 def pieces(text: str) -> list[Piece]:
@@ -1212,19 +1231,18 @@ def _array_runs(
         end[latin_kept] = last_at - np.searchsorted(removed, last_at) + len(text)
         source = text + joined.tobytes().decode("ascii" if joined.dtype == np.uint8 else "utf-32-le", "surrogatepass")
     texts = list(map(source.__getitem__, map(slice, start.tolist(), end.tolist())))
-    langs = list(map(t.langs.__getitem__, fam_list))
     cjk = np.flatnonzero(rfam[idx] == 1)
-    if cjk.size:
-        kana_at = np.flatnonzero(t.kana.take(codes))
-        if kana_at.size:
-            run = idx[cjk]
-            kana = np.searchsorted(kana_at, re_[run]) - np.searchsorted(kana_at, rs[run])
-            ja = (kana > 0) & (kana >= _KANA_SHARE * (span[run] - spaces[run]))
-            for i, is_ja in zip(cjk.tolist(), ja.tolist(), strict=True):
-                langs[i] = ("ja",) if is_ja else ("zh", "ja", "wuu", "yue")
-        else:
-            for i in cjk.tolist():
-                langs[i] = _ZH_ONLY
+    kana_at = np.flatnonzero(t.kana.take(codes)) if cjk.size else None
+    if kana_at is None or not kana_at.size:
+        # Without kana a Han run is Chinese: the table says so for every run at once (no loop over them).
+        langs = list(map(t.langs_no_kana.__getitem__, fam_list))
+    else:
+        langs = list(map(t.langs.__getitem__, fam_list))
+        run = idx[cjk]
+        kana = np.searchsorted(kana_at, re_[run]) - np.searchsorted(kana_at, rs[run])
+        ja = (kana > 0) & (kana >= _KANA_SHARE * (span[run] - spaces[run]))
+        for i, is_ja in zip(cjk.tolist(), ja.tolist(), strict=True):
+            langs[i] = ("ja",) if is_ja else ("zh", "ja", "wuu", "yue")
     out: list[Piece | None] = list(
         map(
             tuple.__new__,
