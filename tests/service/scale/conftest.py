@@ -2,7 +2,10 @@
 
 Every Ray process listens on loopback: Ray otherwise resolves "127.0.0.1" to the address of the machine's outward
 interface when it connects (``resolve_ip_for_localhost``), and its single-machine mode, which this variable turns
-on before Ray is imported, keeps every node and every connection on 127.0.0.1.
+on before Ray is imported, keeps every node and every connection on 127.0.0.1. Both nodes are this machine, so only
+the head runs Serve's HTTP proxy (two could not share its port); that proxy is told not to prefer the replica of its
+own node, so that HTTP requests reach both nodes' replicas, as a load balancer in front of one proxy per node
+spreads them in a real cluster.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+os.environ["RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING"] = "0"  # read by the proxy, a child of the raylets started here
 
 import shutil  # noqa: E402
 import socket  # noqa: E402
