@@ -309,15 +309,18 @@ class Lid:
                         return None
                     vectors = np.array([self._word_vector(t) for t in tokens])
                 else:
-                    # One C-level lookup of every token (-1: not cached yet); only a call with new words loops.
-                    rows = np.fromiter(map(index.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
+                    # One C-level lookup of every token; a token not cached yet stops it, then -1 marks those.
+                    try:
+                        rows = np.fromiter(map(index.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+                    except KeyError:
+                        rows = np.fromiter(map(index.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
                     if (rows < 0).any():
                         new = [t for t in dict.fromkeys(tokens) if t not in index]
                         if longest is not None and max(map(len, new)) > longest:
                             return None
                         self._fill(new)
                         rows = np.fromiter(map(index.__getitem__, tokens), dtype=np.int64, count=len(tokens))
-                    vectors = self._cache[rows]
+                    vectors = self._cache.take(rows, axis=0)  # the same rows as `[rows]`, in half the time
             starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
             if sizes.all():
                 # Every line has words (the usual case): the segment sums are the rows, no zeros to fill in.
