@@ -125,3 +125,49 @@ def test_100k_lines_interrupted_and_resumed_equal_the_in_process_scorer(two_node
         assert got == want, f"output line {n}"
     statuses = expected["statuses"]  # 20 broken lines and 20 items without a reference; the rest scored
     assert statuses["invalid_item"] == 40 and statuses["correct"] > 10_000 and statuses["wrong"] > 10_000
+
+
+@pytest.mark.timeout(180)
+def test_aha_serve_ray_joins_the_cluster_serves_and_leaves_on_sigterm(two_nodes: TwoNodes, tmp_path: Path) -> None:
+    # After the file test: its actors have given the nodes' CPUs back. `aha serve --ray` joins by address, deploys
+    # two replicas, serves the HTTP contract, and on SIGTERM removes its application from the cluster it joined.
+    import httpx
+    from ray import serve
+
+    from service.integrations.client import AhaClient
+    from tests.conftest import free_port
+
+    port = free_port()
+    log = (tmp_path / "serve.log").open("w")
+    command = ["serve", "--ray", "--ray-address", two_nodes.address, "--port", str(port), "--replicas", "2"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "AHA_LOG_LEVEL": "warning"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", *command, "--replica-cpus", "0.5"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail("aha serve --ray did not become ready:\n" + (tmp_path / "serve.log").read_text()[-3000:])
+        items = [{"id": "a", "task": "math", "completion": GOOD.format("\\frac{2}{4}"), "reference": "0.5"}]
+        with AhaClient(url) as client:
+            assert client.score(items)["results"][0]["status"] == "correct"
+        assert "aha" in serve.status().applications
+    finally:
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(60)
+        log.close()
+    assert code == 0, (tmp_path / "serve.log").read_text()[-3000:]
+    assert "aha" not in serve.status().applications
