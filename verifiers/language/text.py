@@ -957,6 +957,13 @@ _ARRAY_PIECES_MIN_SENTENCES = 128
 _MATH_WORD_MAX = max(map(len, _MATH_WORDS))
 
 
+def _where(mask: Any) -> Any:
+    """The positions where a 1-D `mask` holds: `np.flatnonzero` without its Python-level wrappers (about 1.5 µs of
+    a call that the array path makes a few dozen times a text), as `a.searchsorted(v)` stands for
+    `np.searchsorted(a, v)` there."""
+    return mask.nonzero()[0]
+
+
 def _set_ranges(body: str) -> list[tuple[int, int]]:
     """The (first, last) code points of a regex set body made of characters and `a-b` ranges."""
     out: list[tuple[int, int]] = []
@@ -1072,7 +1079,7 @@ def _array_pieces(text: str, t: _PieceTables) -> list[Piece]:
     n = len(text)
     # Letters and line breaks in text order: a run is a stretch of letters of one family, so a line break (family
     # _NFAM, of no run) or a letter of another family ends it.
-    pos = np.flatnonzero((c >= _LETTER) | (c == _NEWLINE))
+    pos = _where((c >= _LETTER) | (c == _NEWLINE))
     # `take` and `compress` rather than indexing with an array: the same elements, at a fraction of the cost on
     # arrays of the text's length (boolean indexing costs several times more when the mask alternates).
     cpos = c.take(pos)
@@ -1083,33 +1090,33 @@ def _array_pieces(text: str, t: _PieceTables) -> list[Piece]:
     fallback = np.zeros(nseg, dtype=bool)
     odd = c == _ODD
     if odd.any():
-        fallback[np.searchsorted(nl, np.flatnonzero(odd))] = True
+        fallback[nl.searchsorted(_where(odd))] = True
     if pos.size:
         brk = fam[1:] != fam[:-1]
-        heads = np.flatnonzero(np.concatenate(([True], brk)))
-        tails = np.flatnonzero(np.concatenate((brk, [True])))
+        heads = _where(np.concatenate(([True], brk)))
+        tails = _where(np.concatenate((brk, [True])))
         letter_runs = fam[heads] != _NFAM
         rs = pos[heads[letter_runs]]
         re_ = pos[tails[letter_runs]] + 1
         rfam = fam[heads[letter_runs]]
     else:
         rs = re_ = rfam = np.zeros(0, dtype=np.int64)
-    rseg = np.searchsorted(nl, rs)
+    rseg = nl.searchsorted(rs)
     seg_runs = np.bincount(rseg, minlength=nseg)
-    marks = np.flatnonzero(cpos >= _LETTER + _NFAM)
+    marks = _where(cpos >= _LETTER + _NFAM)
     if marks.size:
-        mark_seg = np.searchsorted(nl, pos[marks])
+        mark_seg = nl.searchsorted(pos[marks])
         fallback[mark_seg[seg_runs[mark_seg] > 1]] = True
     word = c >= _LETTER
-    ap = np.flatnonzero(c == _APOSTROPHE)
+    ap = _where(c == _APOSTROPHE)
     if ap.size:
         # An apostrophe inside a run is part of its word; one outside its sentence's letters sends the sentence to
         # the Python path (whose runs may start at it), one between runs of two scripts belongs to neither.
         if rs.size:
-            run_of = np.searchsorted(rs, ap, side="right") - 1
+            run_of = rs.searchsorted(ap, side="right") - 1
             inside = (run_of >= 0) & (ap < re_[np.maximum(run_of, 0)])
             word[ap[inside]] = True
-        aseg = np.searchsorted(nl, ap)
+        aseg = nl.searchsorted(ap)
         seg_first = np.full(nseg, n)
         seg_last = np.full(nseg, -1)
         if rs.size:
@@ -1133,7 +1140,7 @@ def _splice(text: str, t: _PieceTables, codes: Any, fallback: Any, out: list[Pie
     segments = text.split("\n")
     merged: list[Piece] = []
     taken = 0
-    for s in t.np.flatnonzero(fallback).tolist():
+    for s in _where(fallback).tolist():
         upto = taken
         while upto < len(out) and out_seg[upto] < s:
             upto += 1
@@ -1154,7 +1161,7 @@ def _array_runs(
     np = t.np
     nrun = rs.size
     # Words (`run.split()`): maximal stretches of word characters, also cut where one run touches the next.
-    edges = np.flatnonzero(np.concatenate(([False], word)) != np.concatenate((word, [False])))
+    edges = _where(np.concatenate(([False], word)) != np.concatenate((word, [False])))
     tok_s = edges[0::2]
     tok_e = edges[1::2]
     touching = re_[:-1] == rs[1:]
@@ -1163,7 +1170,7 @@ def _array_runs(
         tok_s = np.sort(np.concatenate((tok_s, cut)))
         tok_e = np.sort(np.concatenate((tok_e, cut)))
     tok_len = tok_e - tok_s
-    tok_run = np.searchsorted(rs, tok_s, side="right") - 1
+    tok_run = rs.searchsorted(tok_s, side="right") - 1
     ntok = np.bincount(tok_run, minlength=nrun)
     first_tok = np.concatenate(([0], np.cumsum(ntok)[:-1]))
     max_len = np.maximum.reduceat(tok_len, first_tok)
@@ -1175,11 +1182,11 @@ def _array_runs(
     spaces = span - np.add.reduceat(tok_len, first_tok)
     # A Latin run of several words loses its lone letters ("So x" is "So"), and its words are joined by one space.
     lone = (latin & (ntok > 1))[tok_run] & (tok_len == 1) & ~t.one.take(codes[tok_s])
-    kept = np.flatnonzero(~lone)
+    kept = _where(~lone)
     kept_run = tok_run[kept]
     runs = np.arange(nrun)
-    first_kept = np.searchsorted(kept_run, runs)
-    last_kept = np.searchsorted(kept_run, runs, side="right") - 1
+    first_kept = kept_run.searchsorted(runs)
+    last_kept = kept_run.searchsorted(runs, side="right") - 1
     nkept = last_kept - first_kept + 1
     words_spaced = np.where(latin, nkept, ntok)
     first_len = tok_len[kept[np.minimum(first_kept, kept.size - 1)]] if kept.size else np.zeros(nrun, dtype=np.int64)
@@ -1195,8 +1202,8 @@ def _array_runs(
     romanisable = latin & (words_spaced >= _ROMANISED_MIN)
     if romanisable.any():
         low = codes | 0x20
-        th = np.flatnonzero((low[:-1] == ord("t")) & (low[1:] == ord("h")))
-        th_run = np.searchsorted(rs, th, side="right") - 1
+        th = _where((low[:-1] == ord("t")) & (low[1:] == ord("h")))
+        th_run = rs.searchsorted(th, side="right") - 1
         th_run = th_run[(th_run >= 0) & (th + 1 < re_[np.maximum(th_run, 0)])]
         romanisable[th_run] = False
     # A lone capitalised word among runs of another script is a name (see `_segment_pieces`).
@@ -1208,12 +1215,12 @@ def _array_runs(
         context = np.bincount(rseg[~name], weights=units[~name], minlength=fallback.size)
         dropped = (names > 0) & (names <= _MAX_NAMES) & ~(context < _NAME_CONTEXT * names)
         keep &= ~(name & dropped[rseg])
-    idx = np.flatnonzero(keep)
+    idx = _where(keep)
     fam_list = rfam[idx].tolist()
     start = rs[idx]
     end = re_[idx]
     source = text
-    latin_kept = np.flatnonzero(latin[idx])
+    latin_kept = _where(latin[idx])
     if latin_kept.size:
         # A Latin text is its kept words joined by one space: it is cut from a copy of the text with lone letters
         # blanked and every stretch of non-words shortened to one space, placed after the text itself, so that
@@ -1224,26 +1231,26 @@ def _array_runs(
         keep_char[1:] |= words_only[:-1]
         joined = codes.compress(keep_char)
         np.putmask(joined, ~words_only.compress(keep_char), 32)
-        removed = np.flatnonzero(~keep_char)
+        removed = _where(~keep_char)
         run = idx[latin_kept]
         first_at = tok_s[kept[first_kept[run]]]
         last_at = tok_e[kept[last_kept[run]]]
         start = start.copy()
         end = end.copy()
-        start[latin_kept] = first_at - np.searchsorted(removed, first_at) + len(text)
-        end[latin_kept] = last_at - np.searchsorted(removed, last_at) + len(text)
+        start[latin_kept] = first_at - removed.searchsorted(first_at) + len(text)
+        end[latin_kept] = last_at - removed.searchsorted(last_at) + len(text)
         source = text + joined.tobytes().decode("ascii" if joined.dtype == np.uint8 else "utf-32-le", "surrogatepass")
     # A comprehension slices faster than `map` over slice objects (half the time for hundreds of pieces).
     texts = [source[a:b] for a, b in zip(start.tolist(), end.tolist(), strict=True)]
-    cjk = np.flatnonzero(rfam[idx] == 1)
-    kana_at = np.flatnonzero(t.kana.take(codes)) if cjk.size else None
+    cjk = _where(rfam[idx] == 1)
+    kana_at = _where(t.kana.take(codes)) if cjk.size else None
     if kana_at is None or not kana_at.size:
         # Without kana a Han run is Chinese: the table says so for every run at once (no loop over them).
         langs = list(map(t.langs_no_kana.__getitem__, fam_list))
     else:
         langs = list(map(t.langs.__getitem__, fam_list))
         run = idx[cjk]
-        kana = np.searchsorted(kana_at, re_[run]) - np.searchsorted(kana_at, rs[run])
+        kana = kana_at.searchsorted(re_[run]) - kana_at.searchsorted(rs[run])
         ja = (kana > 0) & (kana >= _KANA_SHARE * (span[run] - spaces[run]))
         for i, is_ja in zip(cjk.tolist(), ja.tolist(), strict=True):
             langs[i] = ("ja",) if is_ja else ("zh", "ja", "wuu", "yue")
@@ -1256,12 +1263,12 @@ def _array_runs(
     )
     out_seg = rseg[idx].tolist()
     dropped_any = False
-    for i in np.flatnonzero(symbolic[idx]).tolist():
+    for i in _where(symbolic[idx]).tolist():
         tokens = texts[i].split()
         if (len(tokens) == 1 or len(tokens[0]) == 1 or tokens[0].lower() in _MATH_WORDS) and _is_symbolic(tokens):
             out[i] = None
             dropped_any = True
-    for i in np.flatnonzero(romanisable[idx]).tolist():
+    for i in _where(romanisable[idx]).tolist():
         piece = out[i]
         if piece is not None:
             romanised = _romanised(piece.text.split())
