@@ -135,7 +135,14 @@ class JsonlLines(Datasource):
 
 
 class EngineActor:
-    """One actor of the pool: an engine of its own, scoring one batch of lines as one request."""
+    """One actor of the pool: an engine of its own, scoring one batch of lines as one request.
+
+    It has no ``__del__`` closing the engine: Ray Data ends its actors only once every batch is answered, so no
+    sandbox run is left to sweep, and the pool's processes die with the actor (workers with their forkserver, the
+    forkserver when the actor's end of its pipe closes); what an interrupted run leaves in program dirs is swept by
+    the next run, as after any killed worker. Closing the engine in ``__del__`` made teardown slower and raced
+    multiprocessing's resource tracker, which Ray had already ended.
+    """
 
     def __init__(self, fields: dict[str, Any]) -> None:
         self.fields = fields
@@ -158,14 +165,6 @@ class EngineActor:
             for item, invalid in parsed
         ]
         return pa.table({"index": batch["index"], "result": pa.array(results, pa.string())})
-
-    def __del__(self) -> None:
-        # Ray Data ends its actors when the dataset is done: stop the workers and sweep sandbox leftovers then.
-        try:
-            self.loop.run_until_complete(self.engine.close())
-            self.loop.close()
-        except Exception:  # noqa: BLE001 - an actor torn down mid-way has nothing better to do
-            log.debug("engine close at actor exit failed", exc_info=True)
 
 
 @dataclass(frozen=True)
