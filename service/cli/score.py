@@ -56,7 +56,7 @@ def _invalid(line_no: int, item_id: str | None, reason: str) -> dict[str, Any]:
     return result.model_dump()
 
 
-def _parse(line_no: int, line: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def parse_line(line_no: int, line: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """(item, None) for a valid line, (None, invalid result) otherwise."""
     try:
         raw = json.loads(line)
@@ -74,7 +74,7 @@ def _parse(line_no: int, line: str) -> tuple[dict[str, Any] | None, dict[str, An
     return raw, None
 
 
-def _completed_lines(out_path: Path) -> int:
+def completed_lines(out_path: Path) -> int:
     """Complete result lines already in the output; a torn last line (a killed run) is cut off."""
     if not out_path.exists():
         return 0
@@ -104,7 +104,7 @@ def _lines(path: Path, skip: int) -> Iterator[tuple[int, str]]:
 def score_file(in_path: Path, out_path: Path, scorer: Scorer, opts: BatchOptions, progress: bool = True) -> dict:
     """Score ``in_path`` into ``out_path`` with ``scorer`` (in-process engine or HTTP); returns a summary."""
     total = sum(1 for _ in _lines(in_path, 0))
-    done = _completed_lines(out_path)
+    done = completed_lines(out_path)
     fields = opts.request_fields()
     bar = tqdm(total=total, initial=done, unit="item", disable=not progress, desc="scoring")
     with out_path.open("a", encoding="utf-8") as out:
@@ -123,18 +123,20 @@ def score_file(in_path: Path, out_path: Path, scorer: Scorer, opts: BatchOptions
         for index, (line_no, line) in enumerate(_lines(in_path, 0)):
             if index < done:
                 continue
-            pending.append(_parse(line_no, line))
+            pending.append(parse_line(line_no, line))
             if len(pending) >= opts.batch_size:
                 flush()
         if pending:
             flush()
     bar.close()
-    summary = _finish(in_path, out_path, opts.advantage)
+    summary = finish_file(in_path, out_path, opts.advantage)
     summary["resumed_from"] = done
     return summary
 
 
-def _finish(in_path: Path, out_path: Path, mode: str) -> dict[str, Any]:
+def finish_file(in_path: Path, out_path: Path, mode: str) -> dict[str, Any]:
+    """Group advantages over the whole file (a group may span batches), written into the output once; the run's
+    summary (items, status counts)."""
     groups: list[str | None] = []
     for _, line in _lines(in_path, 0):
         try:

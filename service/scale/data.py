@@ -8,14 +8,14 @@ read -> ``map_batches`` over an actor pool of engines -> write, streamed:
   the driver's node, where the file is (it need not be on shared storage), and reserve no CPU (reading is cheap;
   the CPUs are the engines').
 - **score**: each actor of the pool builds one ``Engine`` (its own verifier pool, sandbox and cache; Redis shared
-  when ``AHA_REDIS_URL`` is set) and scores a batch as one request, parsing lines with the same ``_parse`` as the
+  when ``AHA_REDIS_URL`` is set) and scores a batch as one request, parsing lines with the same ``parse_line`` as the
   in-process scorer, so a bad line gets the same ``invalid_item`` result.
 - **write**: blocks come back in input order (``preserve_order``) and the driver appends them to the one output file
   as they arrive, flushing each batch: an interrupted run keeps every complete line, and the next run resumes after
   them (a torn last line is cut off), as ``aha score`` does. Ray Data's own writers make a directory of shards,
   which could neither resume by line nor give one file in input order.
 
-Group advantages are computed over the whole file in a final pass (``_finish``: a group may span batches and
+Group advantages are computed over the whole file in a final pass (``finish_file``: a group may span batches and
 actors), so the output equals the in-process ``aha score`` line for line, ``cached`` aside: that flag says whether
 this run's cache already held the verdict, and which engine saw an item first depends on scheduling.
 """
@@ -37,7 +37,7 @@ from ray.data import ActorPoolStrategy, DataContext, Datasource, ReadTask
 from ray.data.block import BlockMetadata
 from tqdm import tqdm
 
-from service.cli.score import BatchOptions, _completed_lines, _finish, _parse
+from service.cli.score import BatchOptions, completed_lines, finish_file, parse_line
 from service.engine import build_engine
 from service.models import ScoreRequest
 from service.scale import aha_environment
@@ -153,7 +153,7 @@ class EngineActor:
     def __call__(self, batch: pa.Table) -> pa.Table:
         """Results (JSON text, as ``aha score`` writes them) of a batch of (index, line_no, line) rows."""
         parsed = [
-            _parse(n, line) for n, line in zip(batch["line_no"].to_pylist(), batch["line"].to_pylist(), strict=True)
+            parse_line(n, line) for n, line in zip(batch["line_no"].to_pylist(), batch["line"].to_pylist(), strict=True)
         ]
         items = [item for item, _ in parsed if item is not None]
         scored: Iterator[Any] = iter(())
@@ -190,7 +190,7 @@ def score_file_ray(
     in_path: Path, out_path: Path, opts: BatchOptions, ray_opts: RayOptions, progress: bool = True
 ) -> dict[str, Any]:
     """Score ``in_path`` into ``out_path`` on a Ray cluster; the output and summary are those of ``score_file``."""
-    done = _completed_lines(out_path)
+    done = completed_lines(out_path)
     spans = plan_spans(in_path)
     total = sum(s.items for s in spans)
     started = _connect(ray_opts.address)
@@ -200,7 +200,7 @@ def score_file_ray(
     finally:
         if started:
             ray.shutdown()
-    summary = _finish(in_path, out_path, opts.advantage)
+    summary = finish_file(in_path, out_path, opts.advantage)
     summary["resumed_from"] = done
     return summary
 
