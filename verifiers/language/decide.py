@@ -129,6 +129,7 @@ _SCRIPTS: dict[str, frozenset[str]] = {
     "yi": frozenset({"hebrew"}),
 }
 _LATIN_ONLY = frozenset({"latin"})
+_FIRST_GUESS = frozenset({"en"})
 
 # For each target, the languages fastText mistakes it for (a smaller language read as its big neighbour): a piece
 # labelled with one of them gets the relaxed second opinion (CLOSE_UNSURE, CLOSE_RATIO), and a short one counts for
@@ -233,9 +234,11 @@ def _label_open(
     # its answer is the target for all. The rest gets every probability the second opinions read, in one call.
     scripts = _SCRIPTS.get(target or "", _LATIN_ONLY)
     short_members = [i for f in families for i in short_by_family[f]]
-    # The target's labels are tried first when a piece could be in the target's language (its script's).
+    # The target's labels are tried first when a piece could be in the target's language (its script's); else
+    # English, lid.176's largest class and the usual second language of a thought (the Latin sentences of a Chinese
+    # one): the order only sets what is tried first, never the answer.
     members = free + short_members
-    likely = same if any(parts[i].family in scripts for i in members) else frozenset()
+    likely = same if any(parts[i].family in scripts for i in members) else _FIRST_GUESS
     # A piece of a script written with spaces has as many words as its text splits into (both ways of cutting
     # pieces build it so), which spares `top1` splitting every text: -1 marks the others.
     sizes = [-1 if (piece := parts[i]).family in UNSPACED_FAMILIES else int(piece.words) for i in members]
