@@ -43,30 +43,14 @@ class RedisServer:
             self.process.wait(10)
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A throwaway redis-server on a free port, with no persistence."""
+def start_redis(directory: Path) -> RedisServer:
+    """A throwaway redis-server on a free port, with no persistence, once it answers PING."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed: run ./run test, which installs it")
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory)]
+    proc = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = RedisServer(proc, port)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -74,12 +58,17 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
                 s.sendall(b"PING\r\n")
                 if s.recv(16).startswith(b"+PONG"):
-                    break
+                    return server
         except OSError:
             time.sleep(0.05)
-    else:
-        server.kill()
-        pytest.fail("redis-server did not start")
+    server.kill()
+    pytest.fail("redis-server did not start")
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A throwaway redis-server for one test."""
+    server = start_redis(tmp_path)
     yield server
     server.kill()
 

@@ -13,6 +13,18 @@ from service.api.protocol import protocol_with_deadline
 from service.settings import Settings
 
 
+def _check_keys(keyed: bool, settings: Settings, host: str) -> None:
+    """Refuse to start without a key when one is required; warn when serving beyond loopback without one."""
+    if not keyed and settings.require_api_key:
+        raise SystemExit("aha serve: AHA_REQUIRE_API_KEY is set but no key is: set AHA_API_KEYS or AHA_API_KEYS_FILE")
+    if not keyed and not is_loopback(host):
+        logging.getLogger("aha.serve").warning(
+            "serving on %s WITHOUT authentication: anyone who reaches this port can score and run code; "
+            "set AHA_API_KEYS or AHA_API_KEYS_FILE",
+            host,
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """``aha serve``: the HTTP app under uvicorn, with embedded defaults (``--ray``: as a Ray Serve application)."""
     if getattr(args, "ray", False):
@@ -24,14 +36,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyFileError as exc:
         raise SystemExit(f"aha serve: {exc}") from exc
     keyed: bool = app.state.keyed
-    if not keyed and settings.require_api_key:
-        raise SystemExit("aha serve: AHA_REQUIRE_API_KEY is set but no key is: set AHA_API_KEYS or AHA_API_KEYS_FILE")
-    if not keyed and not is_loopback(args.host):
-        logging.getLogger("aha.serve").warning(
-            "serving on %s WITHOUT authentication: anyone who reaches this port can score and run code; "
-            "set AHA_API_KEYS or AHA_API_KEYS_FILE",
-            args.host,
-        )
+    _check_keys(keyed, settings, args.host)
     uvicorn.run(
         app,
         host=args.host,
@@ -63,14 +68,7 @@ def _run_ray(args: argparse.Namespace) -> int:
         keyed = bool(key_digests(settings.api_keys, settings.api_keys_file))
     except KeyFileError as exc:
         raise SystemExit(f"aha serve: {exc}") from exc
-    if not keyed and settings.require_api_key:
-        raise SystemExit("aha serve: AHA_REQUIRE_API_KEY is set but no key is: set AHA_API_KEYS or AHA_API_KEYS_FILE")
-    if not keyed and not is_loopback(args.host):
-        logging.getLogger("aha.serve").warning(
-            "serving on %s WITHOUT authentication: anyone who reaches this port can score and run code; "
-            "set AHA_API_KEYS or AHA_API_KEYS_FILE",
-            args.host,
-        )
+    _check_keys(keyed, settings, args.host)
     try:
         options = ServeOptions(
             num_replicas=args.replicas,

@@ -15,9 +15,6 @@ import os
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 os.environ["RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING"] = "0"  # read by the proxy, a child of the raylets started here
 
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
@@ -26,7 +23,7 @@ from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tests.conftest import RedisServer, free_port  # noqa: E402
+from tests.conftest import RedisServer, start_redis  # noqa: E402
 
 # Ray is imported where a cluster starts, so that test_optional.py, which hides Ray, needs none of it.
 
@@ -110,30 +107,7 @@ def two_nodes() -> Iterator[TwoNodes]:
 def module_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A redis-server for the whole module, started as tests/conftest.py's ``redis_server`` starts its own (that
     fixture is per test, and the replicas of a module-wide deployment need one Redis for their whole life)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed: run ./run test, which installs it")
-    port = free_port()
-    directory = tmp_path_factory.mktemp("redis")
-    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory)]
-    proc = subprocess.Popen(
-        [binary, *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = RedisServer(proc, port)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        server.kill()
-        pytest.fail("redis-server did not start")
+    server = start_redis(tmp_path_factory.mktemp("redis"))
     yield server
     server.kill()
 
