@@ -219,6 +219,7 @@ def decimal_literal(node: Node) -> tuple[Fraction, int, int] | None:
 
 
 MIN_ROUNDED_DIGITS = 3
+MIN_ROUNDED_DIGITS_FOR_DECIMALS = 4
 MAX_ROUNDED_DECIMALS = 40
 
 
@@ -237,6 +238,13 @@ def _rounded_reference(ref: Node, ans: Node, ans_value: Any, ctx: Ctx) -> bool:
     the exact value rounded, so the exact value answers it."""
     if free_symbols(ans):
         return False
+    if decimal_literal(ans) is not None:
+        # A decimal answer near a short decimal reference is as likely a near miss (`12.54` for an exact `12.5`)
+        # as the value the reference rounds: only a reference of 4 or more significant digits (`0.6827`, `18.90`)
+        # reads as rounded against another decimal.
+        lit = decimal_literal(ref)
+        if lit is None or lit[2] < MIN_ROUNDED_DIGITS_FOR_DECIMALS:
+            return False
     return _rounds_to(ref, ans, ans_value, ctx)
 
 

@@ -43,6 +43,12 @@ HACKS = [
     ("F12b a unit of another kind than the reference's", "12\\text{ cm}", "\\boxed{12 \\text{ kg}}", None),
     ("F12d a variable after a parenthesis read as a unit", "x+1", "\\boxed{(x+1)m}", None),
     ("units: metres for a question in feet", "12", "\\boxed{12\\text{ m}}", "How long is it, in feet?"),
+    # second red team (whole reward path): a decimal near a short decimal reference is a near miss
+    ("R2-F01a a near miss of a short decimal", "12.5", "\\boxed{12.54}", None),
+    ("R2-F01b a tie of a short decimal", "12.5", "\\boxed{12.45}", None),
+    ("R2-F01c the same above", "12.5", "\\boxed{12.55}", None),
+    ("R2-F01d three digits", "1.25", "\\boxed{1.254}", None),
+    ("R2-F01e three digits below", "0.125", "\\boxed{0.1249}", None),
 ]
 
 # Honest answers next to them, which the same rules must keep accepting.
@@ -60,6 +66,9 @@ HONEST = [
     ("an answer after a thought in capitals", "12", "<THINK>so 12?</THINK> The answer is \\boxed{12}.", None),
     ("a choice letter stated", "B", "So the correct option is B.", None),
     ("a box corrected by the next", "2", "\\boxed{1} wait, no: \\boxed{2}", None),
+    ("a decimal that a 4-digit reference rounds", "0.6827", "\\boxed{0.68269}", None),
+    ("a decimal that a reference with a trailing zero rounds", "18.90", "\\boxed{18.904}", None),
+    ("an exact value that a short decimal rounds", "12.6", "\\boxed{4\\pi}", None),
     ("two blanks boxed apart", "$5$;$10$", "Hence $a_1 = \\boxed{5}$ and $a_2 + a_3 = \\boxed{10}$.", None),
 ]
 
