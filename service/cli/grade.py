@@ -25,7 +25,7 @@ from math import comb
 from pathlib import Path
 from typing import Any
 
-from service.cli.score import BatchOptions, engine_scorer, http_scorer, score_file
+from service.cli.score import BatchOptions, ResumeMismatch, engine_scorer, http_scorer, score_file
 from service.settings import Settings
 
 Equivalent = Callable[[str, str], bool]
@@ -174,6 +174,8 @@ def run(args: argparse.Namespace) -> int:
     scorer, close = http_scorer(args.url, args.api_key) if args.url else engine_scorer(Settings())
     try:
         score_file(in_path, scored, scorer, BatchOptions(profile="accuracy", advantage="none"), not args.quiet)
+    except ResumeMismatch as exc:
+        raise SystemExit(f"aha grade: {exc}; or another --scored") from exc
     finally:
         close()
     rep = report(collect(read_jsonl(in_path), read_jsonl(scored)), ks, math_equivalent)

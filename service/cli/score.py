@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -74,6 +75,48 @@ def parse_line(line_no: int, line: str) -> tuple[dict[str, Any] | None, dict[str
     return raw, None
 
 
+class ResumeMismatch(ValueError):
+    """The output holds results of another input or other request fields: resuming would mix two runs."""
+
+
+def run_record_path(out_path: Path) -> Path:
+    """Where a run records what its output answers (beside the output)."""
+    return out_path.with_name(out_path.name + ".run.json")
+
+
+def _run_identity(in_path: Path, opts: BatchOptions) -> dict[str, Any]:
+    # What the output's lines depend on: the input (its path and its first MiB, so an edited or other file at the
+    # same path is told apart) and the request fields; not the batch size or the cache, which change no result.
+    with in_path.open("rb") as f:
+        head = hashlib.sha256(f.read(1 << 20)).hexdigest()
+    fields = {k: v for k, v in opts.request_fields().items() if k != "use_cache"}
+    return {"input": str(in_path.resolve()), "input_head_sha256": head, "request": fields, "advantage": opts.advantage}
+
+
+def resume_point(in_path: Path, out_path: Path, opts: BatchOptions) -> int:
+    """How many results ``out_path`` already holds for this input and these options (0 for a new output, whose run
+    is recorded); ``ResumeMismatch`` when it holds another run's results or no record says whose they are."""
+    record = run_record_path(out_path)
+    identity = _run_identity(in_path, opts)
+    if not out_path.exists() or out_path.stat().st_size == 0:
+        record.write_text(json.dumps(identity, sort_keys=True))
+        return completed_lines(out_path)
+    try:
+        recorded = json.loads(record.read_text())
+    except (OSError, ValueError):
+        raise ResumeMismatch(
+            f"{out_path} exists but {record.name} does not say which input and options it answers; "
+            "pass --no-resume to start over"
+        ) from None
+    differs = sorted(k for k in identity if recorded.get(k) != identity[k])
+    if differs:
+        raise ResumeMismatch(
+            f"{out_path} holds the results of another run (its {', '.join(differs)} differ); "
+            "pass --no-resume to start over, or another --output"
+        )
+    return completed_lines(out_path)
+
+
 def completed_lines(out_path: Path) -> int:
     """Complete result lines already in the output; a torn last line (a killed run) is cut off."""
     if not out_path.exists():
@@ -104,7 +147,7 @@ def _lines(path: Path, skip: int) -> Iterator[tuple[int, str]]:
 def score_file(in_path: Path, out_path: Path, scorer: Scorer, opts: BatchOptions, progress: bool = True) -> dict:
     """Score ``in_path`` into ``out_path`` with ``scorer`` (in-process engine or HTTP); returns a summary."""
     total = sum(1 for _ in _lines(in_path, 0))
-    done = completed_lines(out_path)
+    done = resume_point(in_path, out_path, opts)
     fields = opts.request_fields()
     bar = tqdm(total=total, initial=done, unit="item", disable=not progress, desc="scoring")
     with out_path.open("a", encoding="utf-8") as out:
@@ -202,8 +245,9 @@ def run(args: argparse.Namespace) -> int:
     """``aha score``: score a JSONL file in-process or through a running service."""
     in_path = Path(args.input)
     out_path = Path(args.output) if args.output else in_path.with_suffix(".scored.jsonl")
-    if not args.resume and out_path.exists():
-        out_path.unlink()
+    if not args.resume:
+        out_path.unlink(missing_ok=True)
+        run_record_path(out_path).unlink(missing_ok=True)
     opts = BatchOptions(
         profile=args.profile,
         weights=args.weights or {},
@@ -212,14 +256,18 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         use_cache=not args.no_cache,
     )
-    if getattr(args, "ray", False):
-        summary = _score_ray(args, in_path, out_path, opts)
-    else:
-        scorer, close = http_scorer(args.url, args.api_key) if args.url else engine_scorer(Settings())
-        try:
-            summary = score_file(in_path, out_path, scorer, opts, progress=not args.quiet)
-        finally:
-            close()
+    try:
+        resume_point(in_path, out_path, opts)  # refuse another run's output before any engine starts
+        if getattr(args, "ray", False):
+            summary = _score_ray(args, in_path, out_path, opts)
+        else:
+            scorer, close = http_scorer(args.url, args.api_key) if args.url else engine_scorer(Settings())
+            try:
+                summary = score_file(in_path, out_path, scorer, opts, progress=not args.quiet)
+            finally:
+                close()
+    except ResumeMismatch as exc:
+        raise SystemExit(f"aha score: {exc}") from exc
     print(json.dumps({"output": str(out_path), **summary}))
     return 0
 

@@ -37,7 +37,7 @@ from ray.data import ActorPoolStrategy, DataContext, Datasource, ReadTask
 from ray.data.block import BlockMetadata
 from tqdm import tqdm
 
-from service.cli.score import BatchOptions, completed_lines, finish_file, parse_line
+from service.cli.score import BatchOptions, finish_file, parse_line, resume_point
 from service.engine import build_engine
 from service.models import ScoreRequest
 from service.scale import aha_environment
@@ -190,7 +190,7 @@ def score_file_ray(
     in_path: Path, out_path: Path, opts: BatchOptions, ray_opts: RayOptions, progress: bool = True
 ) -> dict[str, Any]:
     """Score ``in_path`` into ``out_path`` on a Ray cluster; the output and summary are those of ``score_file``."""
-    done = completed_lines(out_path)
+    done = resume_point(in_path, out_path, opts)
     spans = plan_spans(in_path)
     total = sum(s.items for s in spans)
     started = _connect(ray_opts.address)

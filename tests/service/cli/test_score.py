@@ -97,3 +97,31 @@ def test_resume_keeps_done_lines_and_cuts_a_torn_one(tmp_path):
     check_results(results)
     summary = aha(str(src), "-o", str(out), "--profile", "format", "--no-resume")
     assert summary["resumed_from"] == 0 and read(out)[0]["reason"] == "well-formed r1-zero layout"
+
+
+def test_an_output_of_another_run_is_not_resumed(tmp_path):
+    # Red team R2-F06: resuming into an output written for another input or profile put a's results in b's file.
+    src, other, out = tmp_path / "in.jsonl", tmp_path / "other.jsonl", tmp_path / "out.jsonl"
+    write_items(src)
+    other.write_text(json.dumps({"id": "z", "task": "format", "completion": GOOD}) + "\n")
+    aha(str(src), "-o", str(out), "--profile", "format")
+    before = out.read_text()
+
+    def refused(*args: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "service.cli", "score", "-q", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode != 0
+        return proc.stderr
+
+    assert "input" in refused(str(other), "-o", str(out), "--profile", "format")
+    assert "request" in refused(str(src), "-o", str(out), "--profile", "r1-zero")
+    assert out.read_text() == before  # nothing written over
+    (tmp_path / "out.jsonl.run.json").unlink()
+    assert "does not say which input" in refused(str(src), "-o", str(out), "--profile", "format")
+    summary = aha(str(other), "-o", str(out), "--profile", "format", "--no-resume")
+    assert summary["items"] == 1 and [r["id"] for r in read(out)] == ["z"]
