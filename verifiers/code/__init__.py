@@ -19,10 +19,11 @@ from verifiers.code.extract import extract_program
 from verifiers.code.judge import judge, test_wall_s, to_verdict
 from verifiers.code.reference import Reference, ReferenceError_, parse_reference, reference_recipe
 from verifiers.protocol import VerifierDefaults
+from verifiers.tags import THINK_TAGS, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
 NAME = "code"
-VERSION = "1.1.3"
+VERSION = "1.1.4"
 SANDBOXED = True  # its calls run programs: slow, so the engine lets fewer of them queue at once
 
 __all__ = ["NAME", "VERSION", "budget_s", "cache_key", "verify", "extract_program", "parse_reference"]
@@ -44,6 +45,11 @@ def _reference(attempt: Attempt) -> Reference:
     return parse_reference(raw)
 
 
+def _prefilled(attempt: Attempt) -> bool:
+    # The prompt opened the thought (a template that ends with <think>): the completion starts inside it.
+    return think_prefilled({}, attempt.prompt, THINK_TAGS[0])
+
+
 def cache_key(attempt: Attempt) -> str:
     """Hash of the extracted program and the canonical reference (never raises)."""
     try:
@@ -57,7 +63,7 @@ def cache_key(attempt: Attempt) -> str:
             recipe = reference_recipe(raw) if isinstance(raw, dict) else None
         except ReferenceError_:
             recipe = None
-        program = extract_program(attempt.completion, recipe) if recipe is not None else None
+        program = extract_program(attempt.completion, recipe, _prefilled(attempt)) if recipe is not None else None
         stop = attempt.options.get("stop_at_first_failure")
         blob = json.dumps([program, raw, stop], sort_keys=True, separators=(",", ":"), default=repr)
     except Exception:  # a key must always come back; an odd attempt gets a key of its raw text
@@ -83,7 +89,7 @@ def verify(attempt: Attempt, sandbox: Sandbox | None = None) -> Verdict:
         ref = _reference(attempt)
     except ReferenceError_ as exc:
         return Verdict(0.0, Status.INVALID_REFERENCE, str(exc))
-    program = extract_program(attempt.completion, ref.recipe)
+    program = extract_program(attempt.completion, ref.recipe, _prefilled(attempt))
     if program is None:
         return Verdict(0.0, Status.NO_ANSWER, f"no {ref.recipe.name} code block found", {"language": ref.recipe.name})
     try:

@@ -109,17 +109,29 @@ def _matches(info: str, recipe: Recipe) -> bool | None:
     return tag in recipe.fence_tags or tag == recipe.name or tag in recipe.aliases
 
 
-def extract_program(completion: str, recipe: Recipe) -> str | None:
+def _in_open_thought(tags: list[tuple[str, int, int]], prefilled: bool) -> bool:
+    """Whether the completion ends inside a thought it never closed (its `<think>` or the prompt's, prefilled)."""
+    last_close = max((end for name, _, end in tags if name == "</think>"), default=-1)
+    last_open = max((end for name, _, end in tags if name == "<think>"), default=-1)
+    if last_open > last_close:
+        return True
+    return prefilled and last_close < 0
+
+
+def extract_program(completion: str, recipe: Recipe, think_prefilled: bool = False) -> str | None:
     """The program to judge, or None when the completion has none.
 
     Preference: the last complete block tagged with the language; else the last untagged block; else an
     unterminated block at the very end (a completion cut off by the length limit). Blocks tagged with another
-    language are never used.
+    language are never used. A completion that ends inside an unclosed thought (its own `<think>`, or the prompt's
+    when `think_prefilled`) has no answer, as for math: code drafted while thinking is not the answer.
     """
     if not isinstance(completion, str):
         return None
     text = completion.replace("\r\n", "\n")
     tags, blocks = _scan(text)
+    if _in_open_thought(tags, think_prefilled):
+        return None
     begin, end = _scope(tags, len(text))
     tagged: str | None = None
     untagged: str | None = None

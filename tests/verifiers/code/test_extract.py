@@ -100,3 +100,26 @@ def test_fence_runs_without_line_breaks_cost_linear_time(text):
     started = time.perf_counter()
     extract_program(text, get_recipe("python"))
     assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize(
+    ("completion", "prompt", "found"),
+    [
+        # red team R2-F04: code drafted in a thought that never closes is no answer, as for math
+        ("<think>let me write it\n```python\nprint(3)\n```", None, False),
+        ("let me write it\n```python\nprint(3)\n```", "Add two numbers.\n<think>", False),
+        ("<think>a</think>\n```python\nprint(3)\n```\n<think>more", None, False),
+        # a closed thought, or no thought at all, keeps its answer
+        ("<think>a</think>\n```python\nprint(3)\n```", None, True),
+        ("think more</think>\n```python\nprint(3)\n```", "Q\n<think>", True),
+        ("```python\nprint(3)\n```", None, True),
+        # the tag inside the program's own code is not a thought
+        ("```python\nprint('<think>')\n```", None, True),
+    ],
+)
+def test_an_unclosed_thought_has_no_program(completion: str, prompt: str | None, found: bool) -> None:
+    attempt = Attempt(completion, {"language": "python", "tests": [{"stdin": "", "stdout": "3\n"}]}, prompt)
+    verdict = code.verify(attempt)
+    assert (verdict.status != Status.NO_ANSWER) is found, verdict
+    if not found:
+        assert verdict.score == 0.0
