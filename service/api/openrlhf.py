@@ -76,13 +76,27 @@ def _response_start(query: str, prompt: str) -> int:
     raise PromptNotFound("the prompt was not found in the query, so the response cannot be separated from it")
 
 
+# The start of the assistant's turn in the common chat templates: ChatML, Llama 3, DeepSeek (full-width bars),
+# Gemma, Mistral/Llama 2. Without prompts, the response is what follows the last one.
+_ASSISTANT_TURN = re.compile(
+    r"<\|im_start\|>assistant[^\S\n]*\n?|<\|start_header_id\|>assistant<\|end_header_id\|>\s*|<｜Assistant｜>"
+    r"|<start_of_turn>model[^\S\n]*\n?|\[/INST\]"
+)
+
+
+def _after_last_assistant_turn(query: str) -> str:
+    turns = list(_ASSISTANT_TURN.finditer(query))
+    return query[turns[-1].end() :] if turns else query
+
+
 def split_response(query: str, prompt: str | None) -> str:
     """The model's response inside ``prompt + response``, without trailing special tokens.
 
     Raises ``PromptNotFound`` when a prompt is given but cannot be located in the query: scoring the whole query
-    would let a worked example in the prompt earn the reward.
+    would let a worked example in the prompt earn the reward. Without a prompt, the response is what follows the
+    chat template's last assistant-turn marker, else the whole query.
     """
-    response = query[_response_start(query, prompt) :] if prompt else query
+    response = query[_response_start(query, prompt) :] if prompt else _after_last_assistant_turn(query)
     return strip_trailing_special(response)
 
 

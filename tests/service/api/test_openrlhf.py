@@ -65,3 +65,30 @@ def test_undecided_items_keep_every_component_log(url):
     data = httpx.post(url + "/get_reward", params={"profile": "r1-zero"}, json=body, timeout=30).json()
     assert set(data["extra_logs"]) == {"aha_undecided", "aha_accuracy", "aha_format"}
     assert all(len(v) == 2 for v in data["extra_logs"].values())
+
+
+@pytest.mark.parametrize(
+    ("query", "response"),
+    [
+        ("<|im_start|>user\nQ \\boxed{4}<|im_end|>\n<|im_start|>assistant\nI am not sure.<|im_end|>", "I am not sure."),
+        ("<｜User｜>Q \\boxed{4}<｜Assistant｜><think>x</think> 5<｜end▁of▁sentence｜>", "<think>x</think> 5"),
+        (
+            "<|start_header_id|>user<|end_header_id|>\n\nQ \\boxed{4}<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\nIt is 5<|eot_id|>",
+            "It is 5",
+        ),
+        ("<start_of_turn>user\nQ \\boxed{4}<end_of_turn>\n<start_of_turn>model\nIt is 5<end_of_turn>", "It is 5"),
+        ("[INST] Q \\boxed{4} [/INST] It is 5</s>", " It is 5"),
+        ("\\boxed{4}", "\\boxed{4}"),  # no template: the query is the response
+    ],
+)
+def test_without_prompts_the_response_follows_the_last_assistant_turn(query, response):
+    # Red team R2-F05: without `prompts` the whole query was scored, so the prompt's worked example earned reward.
+    assert split_response(query, None) == response
+
+
+def test_a_worked_example_earns_nothing_without_prompts_either(url):
+    query = "<|im_start|>user\nExample: 2+2 = \\boxed{4}. Now compute 1+3.<|im_end|>\n"
+    query += "<|im_start|>assistant\nI am not sure."
+    data = httpx.post(url + "/get_reward", json={"query": [query + "<|im_end|>"], "labels": ["4"]}, timeout=30).json()
+    assert data["rewards"] == [0.0]
