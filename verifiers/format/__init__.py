@@ -34,7 +34,7 @@ from verifiers.tags import ANSWER_TAGS, THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
 NAME = "format"
-VERSION = "3"
+VERSION = "4"
 
 LAYOUTS = ("r1-zero", "r1")
 
@@ -128,10 +128,22 @@ def has_visible_text(text: str) -> bool:
     return _VISIBLE.search(_BLANK_MARKUP.sub("", text)) is not None
 
 
+# Wrappers with nothing inside: empty math (`$ $`, `\( \)`, `\[ \]`), an empty group or command argument
+# (`\boxed{}`, `\text{ }`, `{}`), and HTML comments. Taken out until none is left (`$\boxed{}$`).
+_EMPTY_WRAPPER = re.compile(
+    r"<!--.{0,2000}?-->|\\[A-Za-z]+\*?\s*\{\s*\}|\{\s*\}|\$+\s*\$+|\\\(\s*\\\)|\\\[\s*\\\]", re.DOTALL
+)
+
+
 def has_content(text: str) -> bool:
     """Whether the text says something: a visible letter, number or symbol, not only punctuation (a summary of
-    `.` says nothing), once blank markup is taken out."""
-    return _SAYS.search(_BLANK_MARKUP.sub("", text)) is not None
+    `.` says nothing), once blank markup and empty wrappers (`$ $`, `\boxed{}`, `<!-- -->`) are taken out."""
+    text = _BLANK_MARKUP.sub("", text)
+    while True:
+        emptied = _EMPTY_WRAPPER.sub("", text)
+        if emptied == text:
+            return _SAYS.search(text) is not None
+        text = emptied
 
 
 def _checks(text: str, cfg: FormatConfig) -> dict[str, bool]:

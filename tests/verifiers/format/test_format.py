@@ -154,3 +154,14 @@ def test_real_content_is_visible(content: str) -> None:
 
 def test_punctuation_after_the_answer_is_still_text_after_it() -> None:
     assert judge("<think>x</think><answer>4</answer>.").score == 0.0
+
+
+@pytest.mark.parametrize("answer", ["$ $", "\\boxed{}", "<!-- -->", "$\\boxed{ }$", "\\( \\)", "\\[\\]", "\\text{ }"])
+def test_an_answer_of_empty_wrappers_earns_nothing(answer: str) -> None:
+    # Red team R2-F12: empty math, an empty \boxed{} or an HTML comment made an empty answer pass.
+    assert judge(f"<think>real reasoning</think><answer>{answer}</answer>").score == 0.0
+
+
+@pytest.mark.parametrize("answer", ["$4$", "\\boxed{4}", "$\\emptyset$", "\\(x\\)", "4 <!-- checked -->"])
+def test_a_wrapped_answer_still_counts(answer: str) -> None:
+    assert judge(f"<think>real reasoning</think><answer>{answer}</answer>").score == 1.0
