@@ -23,7 +23,7 @@ from verifiers.tags import THINK_TAGS, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
 NAME = "code"
-VERSION = "1.1.4"
+VERSION = "1.1.5"
 SANDBOXED = True  # its calls run programs: slow, so the engine lets fewer of them queue at once
 
 __all__ = ["NAME", "VERSION", "budget_s", "cache_key", "verify", "extract_program", "parse_reference"]
@@ -41,7 +41,7 @@ def _reference(attempt: Attempt) -> Reference:
         except ValueError as exc:
             raise ReferenceError_(f"reference is not valid JSON: {exc}") from None
     if isinstance(raw, dict) and attempt.options.get("stop_at_first_failure") is not None:
-        raw = {**raw, "stop_at_first_failure": bool(attempt.options["stop_at_first_failure"])}
+        raw = {**raw, "stop_at_first_failure": attempt.options["stop_at_first_failure"]}  # checked as a bool below
     return parse_reference(raw)
 
 

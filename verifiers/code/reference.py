@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import math
@@ -200,6 +201,31 @@ def reference_recipe(raw: dict) -> Recipe:
     return recipe
 
 
+def _flag(raw: dict, key: str) -> bool:
+    # A string "false" is truthy: only a JSON boolean says yes or no.
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise ReferenceError_(f"{key} must be true or false, not {value!r:.40}")
+    return value
+
+
+# Every key a reference may have; a key close to one of them is a misspelling that would silently change the
+# verdict (`comparator` for `compare` judges floats as text), while other keys are a data set's own metadata.
+REFERENCE_KEYS = frozenset(
+    {"language", "tests", "fn_name", "compare", "score", "time_limit_s", "memory_limit_mb", "abs_tol", "rel_tol"}
+    | {"stop_at_first_failure", "setup", "lenient", "inputs", "outputs"}
+)
+
+
+def _misspelt_keys(raw: dict) -> None:
+    for key in raw:
+        # Short keys (`name`, `id`) are too often metadata to be read as misspellings.
+        if isinstance(key, str) and len(key) >= 6 and key not in REFERENCE_KEYS:
+            close = difflib.get_close_matches(key, REFERENCE_KEYS, n=1, cutoff=0.7)
+            if close:
+                raise ReferenceError_(f"unknown reference key {key[:40]!r} (did you mean {close[0]!r}?)")
+
+
 def parse_reference(raw: Any) -> Reference:
     """Parse the reference dict (or its JSON string); raises ReferenceError_ with a reason.
 
@@ -214,6 +240,7 @@ def parse_reference(raw: Any) -> Reference:
     if not isinstance(raw, dict):
         raise ReferenceError_("reference must be an object with 'language' and 'tests'")
     raw = _present(raw)
+    _misspelt_keys(raw)
     if is_inputs_outputs(raw):
         raw = from_inputs_outputs(raw)
     recipe = reference_recipe(raw)
@@ -281,7 +308,7 @@ def parse_reference(raw: Any) -> Reference:
         score=score,
         abs_tol=_num(raw, "abs_tol", 1e-6, -1, 1e9),
         rel_tol=_num(raw, "rel_tol", 1e-6, -1, 1e9),
-        stop_at_first_failure=bool(raw.get("stop_at_first_failure", False)),
+        stop_at_first_failure=_flag(raw, "stop_at_first_failure"),
         setup=setup,
         lenient=_lenient(raw),
     )

@@ -6,7 +6,9 @@ import json
 
 import pytest
 
+from verifiers import code
 from verifiers.code.reference import ReferenceError_, parse_reference
+from verifiers.verdict import Attempt, Status
 
 
 def test_verl_stdio_inputs_outputs():
@@ -56,3 +58,24 @@ def test_arrow_struct_nulls_mean_absent():
     assert fn.tests[0].kind == "fn" and fn.tests[0].expected is None
     with pytest.raises(ReferenceError_, match="expected must be given"):
         parse_reference({"fn_name": "f", "tests": [{"args": [1]}]})
+
+
+@pytest.mark.parametrize(
+    ("reference", "options", "fragment"),
+    [
+        # red team R2-F10/F11: a string flag and a misspelt key silently changed the verdict
+        ({"stop_at_first_failure": "false"}, {}, "must be true or false"),
+        ({}, {"stop_at_first_failure": "false"}, "must be true or false"),
+        ({"comparator": "float"}, {}, "did you mean 'compare'"),
+        ({"time_limit": 5}, {}, "did you mean 'time_limit_s'"),
+    ],
+)
+def test_a_misspelt_key_or_a_string_flag_is_an_invalid_reference(reference, options, fragment):
+    ref = {"language": "python", "tests": [{"stdin": "", "stdout": "3\n"}], **reference}
+    verdict = code.verify(Attempt("```python\nprint(3)\n```", ref, options=options))
+    assert verdict.status == Status.INVALID_REFERENCE and fragment in verdict.reason, verdict
+
+
+def test_metadata_keys_of_a_data_set_are_ignored():
+    ref = {"language": "python", "tests": [{"stdin": "", "stdout": "3\n"}], "name": "p3", "difficulty": "easy"}
+    assert code.verify(Attempt("```python\nprint(3)\n```", ref)).status == Status.CORRECT
