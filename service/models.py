@@ -25,12 +25,29 @@ def _integral(value: Any) -> Any:
 TokenCount = Annotated[int, Field(ge=0), BeforeValidator(_integral)]
 
 
+class ContentPart(BaseModel):
+    """One part of a message's content in OpenAI's shape: ``{"type": "text", "text": …}`` (other types, such as
+    images, carry no text to judge)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
 class Message(BaseModel):
-    """One chat message, for conversational prompts and completions (TRL's format)."""
+    """One chat message, for conversational prompts and completions (TRL's format; content as a string or as
+    OpenAI-style parts, whose text parts are joined)."""
 
     model_config = ConfigDict(extra="allow")
     role: str
-    content: str | None = None
+    content: str | list[ContentPart] | None = None
+
+    @field_validator("content", mode="after")
+    @classmethod
+    def _text_of_parts(cls, value: str | list[ContentPart] | None) -> str | None:
+        if isinstance(value, list):
+            return "".join(part.text or "" for part in value if part.type == "text")
+        return value
 
 
 class ValidationIssue(BaseModel):

@@ -104,6 +104,19 @@ def test_conversational_completions_and_prompts(engine):
     assert out.results[0].reward == 1.0
 
 
+
+def test_content_parts_are_read_as_their_text(engine):
+    # Red team R2-F14: OpenAI-style content parts made the whole batch a 422.
+    parts = [{"type": "text", "text": "thinking</think>"}, {"type": "image_url", "image_url": {"url": "x"}}]
+    parts.append({"type": "text", "text": "<answer>4</answer>"})
+    prompt = [{"role": "user", "content": [{"type": "text", "text": "Solve it. <think>"}]}]
+    items = [
+        {"task": "format", "prompt": prompt, "completion": [{"role": "assistant", "content": parts}]},
+        {"task": "format", "prompt": "Solve it. <think>", "completion": "thinking</think><answer>4</answer>"},
+    ]
+    out = score(engine, profile="format", items=items)
+    assert [r.reward for r in out.results] == [1.0, 1.0]
+
 def test_overload_is_refused_while_work_is_in_flight(engine):
     async def scenario() -> None:
         engine._in_flight_items = 10  # as if other requests held all 10 queue slots
