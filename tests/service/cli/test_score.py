@@ -28,14 +28,18 @@ def write_items(path: Path) -> list[str]:
     return lines
 
 
-def aha(*args: str) -> dict:
-    proc = subprocess.run(
+def run_score(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "service.cli", "score", "-q", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def aha(*args: str) -> dict:
+    proc = run_score(*args)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -108,13 +112,7 @@ def test_an_output_of_another_run_is_not_resumed(tmp_path):
     before = out.read_text()
 
     def refused(*args: str) -> str:
-        proc = subprocess.run(
-            [sys.executable, "-m", "service.cli", "score", "-q", *args],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        proc = run_score(*args)
         assert proc.returncode != 0
         return proc.stderr
 
