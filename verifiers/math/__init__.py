@@ -98,7 +98,7 @@ from verifiers.tags import THINK_TAGS, tag_pair, think_prefilled
 from verifiers.verdict import Attempt, Status, Verdict
 
 NAME = "math"
-VERSION = "1.2.1"
+VERSION = "1.2.2"
 
 # Imported by the worker pool before it forks: the fallback parser is loaded once, not per worker.
 PRELOAD = ("verifiers.math.warm",)

@@ -6,6 +6,7 @@ not need to know about.
 - thousands separated by spaces or `,\\!`: `12 345`, `12,\\!345` (the whole answer only: `1 2` stays two numbers);
 - a point named by a capital letter, `Q(2, -2)`, is the assignment `Q = (2, -2)`;
 - an integer parameter's declaration after a family of solutions (`k\\pi, k \\in \\mathbb{Z}`) is dropped;
+- a repeating decimal, `0.\\overline{3}`, `1.2\\overline{36}`, `0.\\dot{6}`, is the fraction it stands for;
 - labels with a colon at the start of an item: `Max: 10, Min: 2` is read as the assignments `max = 10, min = 2`
   (the label is kept, so `Max: 2, Min: 10` is still not `Max: 10, Min: 2`).
 
@@ -59,6 +60,20 @@ def _without_integer_declaration(s: str) -> str:
 _POINT_RE = re.compile(r"(^|[,;](?:\s|\\[ ,;:!]|\\quad|~)*)([A-Z])\s*(\([^(),]+(?:,[^(),]+)+\))")
 
 
+# Digits before the point, digits after it that do not repeat, and the repeating block (`\\dot` for one digit).
+_REPEATING_RE = re.compile(
+    r"(?<![\d.])(\d*)\.(\d*)\s*\\(?:overline|bar|dot)\s*(?:\{\s*(\d{1,30})\s*\}|(\d))(?![\d.])"
+)
+
+
+def _repeating(m: re.Match[str]) -> str:
+    whole, fixed, block = m.group(1) or "0", m.group(2), m.group(3) or m.group(4)
+    # x = whole.fixed(block)(block)...: (whole.fixed block - whole.fixed) / (10^len(fixed) * (10^len(block) - 1))
+    denominator = 10 ** len(fixed) * (10 ** len(block) - 1)
+    numerator = int(whole + fixed + block) - int(whole + fixed)
+    return f"\\frac{{{numerator}}}{{{denominator}}}"
+
+
 def _label(m: re.Match[str]) -> str:
     if m.group(4):
         return f"{m.group(1)}{m.group(4)}="  # `x: 3` is `x = 3`
@@ -69,7 +84,8 @@ def _label(m: re.Match[str]) -> str:
 
 
 def rewrite(s: str) -> str:
-    """`s` with ordinals, percent words, space-separated thousands and item labels rewritten (see the module)."""
+    """`s` with ordinals, percent words, space-separated thousands, repeating decimals and item labels rewritten
+    (see the module)."""
     if _SPACE_THOUSANDS_RE.fullmatch(s):
         return s.replace(" ", "").replace(",\\!", "").replace("\\!,", "")
     if "th" in s or "st" in s or "nd" in s or "rd" in s:
@@ -80,6 +96,8 @@ def rewrite(s: str) -> str:
         s = _LABEL_RE.sub(_label, s)
     if "(" in s:
         s = _POINT_RE.sub(r"\1\2 = \3", s)
+    if "." in s and "\\" in s:
+        s = _REPEATING_RE.sub(_repeating, s)
     if "integer" in s or "Z" in s:
         s = _without_integer_declaration(s)
     return s

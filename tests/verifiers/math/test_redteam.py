@@ -49,6 +49,7 @@ HACKS = [
     ("R2-F01c the same above", "12.5", "\\boxed{12.55}", None),
     ("R2-F01d three digits", "1.25", "\\boxed{1.254}", None),
     ("R2-F01e three digits below", "0.125", "\\boxed{0.1249}", None),
+    ("R2-F09 a repeating decimal's first digits only", "0.\\overline{3}", "\\boxed{0.3}", None),
 ]
 
 # Honest answers next to them, which the same rules must keep accepting.
@@ -69,6 +70,9 @@ HONEST = [
     ("a decimal that a 4-digit reference rounds", "0.6827", "\\boxed{0.68269}", None),
     ("a decimal that a reference with a trailing zero rounds", "18.90", "\\boxed{18.904}", None),
     ("an exact value that a short decimal rounds", "12.6", "\\boxed{4\\pi}", None),
+    ("R2-F09 a repeating decimal answer", "\\frac13", "\\boxed{0.\\overline{3}}", None),
+    ("R2-F09 a repeating decimal reference", "0.\\overline{36}", "\\boxed{\\frac{4}{11}}", None),
+    ("R2-F09 a block after fixed digits", "\\frac{68}{55}", "\\boxed{1.2\\overline{36}}", None),
     ("two blanks boxed apart", "$5$;$10$", "Hence $a_1 = \\boxed{5}$ and $a_2 + a_3 = \\boxed{10}$.", None),
 ]
 
