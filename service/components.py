@@ -113,17 +113,15 @@ class VerifierInfo:
 
 
 def _build(label: str, factory: VerifierFactory, sandbox: SandboxSettings | None) -> VerifierInfo:
+    # ``label`` names a verifier that could not be built; one that was built names itself.
     try:
-        return VerifierInfo(label, factory(sandbox))
+        verifier = factory(sandbox)
+        return VerifierInfo(verifier.label, verifier)
     except NotAVerifier as exc:
         return VerifierInfo(label, None, str(exc))
     except Exception as exc:  # noqa: BLE001 - any import failure makes the component unavailable
         log.warning("verifier %s unavailable: %s", label, exc)
         return VerifierInfo(label, None, f"cannot import {label}: {type(exc).__name__}: {exc}")
-
-
-def _custom(module_path: str, sandbox: SandboxSettings | None) -> Verifier:
-    return ModuleVerifier(module_path)
 
 
 @dataclass(frozen=True)
@@ -189,7 +187,7 @@ class Registry:
             for task, factory in BUILTIN_TASKS.items()
         }
         for task, path in (custom_tasks or {}).items():
-            tasks[task] = _build(path, lambda s, path=path: _custom(path, s), sandbox)
+            tasks[task] = _build(path, lambda _sandbox, path=path: ModuleVerifier(path), sandbox)
         verifiers = {name: _build(f"verifiers.{name}", f, sandbox) for name, f in VERIFIER_COMPONENTS.items()}
         shaping, reason = _shaping_functions()
         return cls(MappingProxyType(tasks), MappingProxyType(verifiers), MappingProxyType(shaping), reason)
@@ -253,8 +251,7 @@ class Registry:
             verifier = info.verifier
             if verifier is None or verifier.inline:
                 continue
-            home = verifier.label if isinstance(verifier, ModuleVerifier) else type(verifier).__module__
-            modules += [home, *verifier.preload]  # e.g. verifiers/math/warm.py, which warms the parser up
+            modules += [type(verifier).__module__, *verifier.preload]  # e.g. verifiers/math/warm.py
         return modules
 
     def report(self) -> dict[str, Any]:

@@ -93,7 +93,8 @@ class ModuleVerifier(VerifierDefaults):
         self.sandboxed = bool(getattr(module, "SANDBOXED", False))
         keys = getattr(module, "OPTION_KEYS", None)
         self.option_keys = None if keys is None else frozenset(keys)
-        self.preload = tuple(getattr(module, "PRELOAD", ()))
+        # Its own module first: a worker imports this class's module anyway, not the one it wraps.
+        self.preload = (module_path, *getattr(module, "PRELOAD", ()))
 
     def __reduce__(self) -> tuple[type[ModuleVerifier], tuple[str]]:
         return (ModuleVerifier, (self.label,))
