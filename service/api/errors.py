@@ -18,6 +18,14 @@ from starlette.exceptions import HTTPException
 from service.engine import Overloaded, RequestRejected
 
 
+def rejection(exc: RequestRejected) -> tuple[int, int | None]:
+    """The HTTP status a request the engine refused gets, and its Retry-After seconds (429 only): for the HTTP
+    routes and for the faces that answer without HTTP (Ray Serve's handle calls)."""
+    if isinstance(exc, Overloaded):
+        return 429, exc.retry_after
+    return 422, None
+
+
 def busy(detail: str, retry_after: int) -> JSONResponse:
     """The 429 every route answers when it has no room: the reason, and when to come back."""
     return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(retry_after)})
@@ -68,6 +76,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestRejected)
     async def rejected(request: Request, exc: RequestRejected) -> JSONResponse:
-        if isinstance(exc, Overloaded):
-            return busy(str(exc), exc.retry_after)
-        return AsciiJSONResponse({"detail": str(exc)}, status_code=422)
+        status, retry_after = rejection(exc)
+        if retry_after is not None:
+            return busy(str(exc), retry_after)
+        return AsciiJSONResponse({"detail": str(exc)}, status_code=status)

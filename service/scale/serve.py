@@ -34,7 +34,8 @@ from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 
 from service.api.app import create_app
-from service.engine import Engine, Overloaded, RequestRejected
+from service.api.errors import rejection
+from service.engine import Engine, RequestRejected
 from service.integrations.client import RetryPolicy, ScoreError, build_body
 from service.models import ScoreRequest
 from service.settings import Settings
@@ -180,10 +181,9 @@ class AhaReplica:
         started = time.perf_counter()
         try:
             response = await engine.score(body)
-        except Overloaded as exc:
-            raise ScoreRejected(429, str(exc), exc.retry_after) from None
         except RequestRejected as exc:
-            raise ScoreRejected(422, str(exc)) from None
+            status, retry_after = rejection(exc)
+            raise ScoreRejected(status, str(exc), retry_after) from None
         engine.metrics.request_seconds.labels(endpoint="handle.score").observe(time.perf_counter() - started)
         return response.model_dump(mode="json")
 
