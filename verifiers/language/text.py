@@ -289,6 +289,15 @@ _MATH_ENVIRONMENTS = (
 _URL_CHAR = rf"[!-~{_LATIN}]"
 _MAIL_CHAR = r"[\w.+-]"  # the local part may be in any script (`学生@example.com`); its non-Latin letters stay
 
+
+def _all(alternatives: str) -> str:
+    """A regex for as many repetitions of `alternatives` as there are, never given back (what `(?:…)*+` means).
+    Written as an atomic group because CPython before 3.11.5 (Debian 12 ships 3.11.2) gets a possessive repeat of
+    a group wrong when the group holds a lookahead: `(?:[^`]|`(?!``))*+` then fails to match, and a code fence
+    was read from its closing delimiter on. The atomic form is as fast and right on every 3.11."""
+    return f"(?>(?:{alternatives})*)"
+
+
 # Each construct is its own pass with a literal first character, guarded by an `in` test: Python's `re` then jumps
 # from candidate to candidate instead of trying every alternative at every character, which is what keeps the
 # whole step far below fastText's own cost. Unterminated blocks (a truncated completion) run to the end. A pass
@@ -296,17 +305,17 @@ _MAIL_CHAR = r"[\w.+-]"  # the local part may be in any script (`学生@example.
 _REFERENCE_STRIP_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[str], str] | None], ...] = (
     # A block runs to its first closing delimiter (or the end): the body is scanned in runs of characters that
     # cannot start one (possessive, so nothing is retried), which costs a fraction of a lazy `[\s\S]*?`.
-    ("```", re.compile(r"(```(?:[^`]++|`(?!``))*+(?:```|\Z))"), _code_residue),
-    ("~~~", re.compile(r"(~~~(?:[^~]++|~(?!~~))*+(?:~~~|\Z))"), _code_residue),
-    ("$$", re.compile(r"(\$\$(?:[^$]++|\$(?!\$))*+(?:\$\$|\Z))"), _math_residue),
-    ("\\[", re.compile(r"(\\\[(?:[^\\]++|\\(?!\]))*+(?:\\\]|\Z))"), _math_residue),
+    ("```", re.compile(r"(```" + _all(r"[^`]++|`(?!``)") + r"(?:```|\Z))"), _code_residue),
+    ("~~~", re.compile(r"(~~~" + _all(r"[^~]++|~(?!~~)") + r"(?:~~~|\Z))"), _code_residue),
+    ("$$", re.compile(r"(\$\$" + _all(r"[^$]++|\$(?!\$)") + r"(?:\$\$|\Z))"), _math_residue),
+    ("\\[", re.compile(r"(\\\[" + _all(r"[^\\]++|\\(?!\])") + r"(?:\\\]|\Z))"), _math_residue),
     (
         "\\begin{",
         re.compile(rf"(\\begin\{{((?:{_MATH_ENVIRONMENTS})\*?)\}}[\s\S]*?(?:\\end\{{\2\}}|\Z))"),
         _math_residue,
     ),
     # Inline delimiters stop at the line's end, so an unclosed one cannot rescan the line from every later start.
-    ("\\(", re.compile(r"(\\\((?:[^\\\n]++|\\(?!\)))*+(?:\\\)|$))", re.MULTILINE), _math_residue),
+    ("\\(", re.compile(r"(\\\(" + _all(r"[^\\\n]++|\\(?!\))") + r"(?:\\\)|$))", re.MULTILINE), _math_residue),
     ("$", re.compile(r"(\$[^$\n]+\$)"), _math_residue),
     ("`", re.compile(r"(`[^`\n]+`)"), _code_residue),
     ("://", re.compile(rf"((?:https?|ftp|file)://{_URL_CHAR}*)"), _url_residue),
@@ -318,7 +327,6 @@ _REFERENCE_STRIP_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[str], str] 
     # Only ASCII letters make a command name, so `\中` loses its backslash (a symbol), not its letter.
     ("\\", re.compile(r"(\\(?:begin|end)\s*\{[A-Za-z]*\*?\}|\\[A-Za-z]+\*?)"), None),
 )
-
 
 
 # --- spans that carry no language, recognised by the regex itself ---------------------------------------------
@@ -358,7 +366,7 @@ def _no_prose_body(exclude: str, extra: str, words: int, code: bool) -> str:
         atoms.append(rf"(?:{names})(?![A-Za-z])")
     if extra:
         atoms.append(extra)
-    atom = "(?:" + "|".join(atoms) + ")*+"
+    atom = _all("|".join(atoms))
     return atom + (f"(?:[A-Za-z]{{3,}}+{atom}){{0,{words}}}" if words else "")
 
 
@@ -392,16 +400,22 @@ _MATH_WORDS_MAX = 1  # `_math_residue`: fewer than 2 such words is a space
 _CODE_WORDS_MAX = 2  # `_code_residue`: fewer than 3
 _FAST_PASSES: dict[str, re.Pattern[str]] = {
     "```": _fast(
-        "```", _no_prose_body("`", "`(?!``)", _CODE_WORDS_MAX, True), r"(?:```|\Z)", r"(?:[^`]++|`(?!``))*+(?:```|\Z)"
+        "```",
+        _no_prose_body("`", "`(?!``)", _CODE_WORDS_MAX, True),
+        r"(?:```|\Z)",
+        _all(r"[^`]++|`(?!``)") + r"(?:```|\Z)",
     ),
     "~~~": _fast(
-        "~~~", _no_prose_body("~", "~(?!~~)", _CODE_WORDS_MAX, True), r"(?:~~~|\Z)", r"(?:[^~]++|~(?!~~))*+(?:~~~|\Z)"
+        "~~~",
+        _no_prose_body("~", "~(?!~~)", _CODE_WORDS_MAX, True),
+        r"(?:~~~|\Z)",
+        _all(r"[^~]++|~(?!~~)") + r"(?:~~~|\Z)",
     ),
     "$$": _fast(
         "$$",
         _no_prose_body("$", r"\$(?!\$)", _MATH_WORDS_MAX, False),
         r"(?:\$\$|\Z)",
-        r"(?:[^$]++|\$(?!\$))*+(?:\$\$|\Z)",
+        _all(r"[^$]++|\$(?!\$)") + r"(?:\$\$|\Z)",
     ),
     # Inline spans are not empty: the lookahead keeps the fast alternative from matching `$$` or two backticks.
     "$": _fast("$", r"(?=[^$\n])" + _no_prose_body("$\n", "", _MATH_WORDS_MAX, False), r"\$", r"[^$\n]+\$"),
@@ -1152,7 +1166,15 @@ def _splice(text: str, t: _PieceTables, codes: Any, fallback: Any, out: list[Pie
 
 
 def _array_runs(
-    text: str, t: _PieceTables, codes: Any, word: Any, fallback: Any, rs: Any, re_: Any, rfam: Any, rseg: Any,
+    text: str,
+    t: _PieceTables,
+    codes: Any,
+    word: Any,
+    fallback: Any,
+    rs: Any,
+    re_: Any,
+    rfam: Any,
+    rseg: Any,
     seg_runs: Any,
 ) -> tuple[list[Piece], list[int]]:
     """The pieces of the runs [rs, re_) (family `rfam`, sentence `rseg`) outside the `fallback` sentences, and the
