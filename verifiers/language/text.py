@@ -298,6 +298,14 @@ def _all(alternatives: str) -> str:
     return f"(?>(?:{alternatives})*)"
 
 
+# What follows a block's opening delimiter, up to its first closing one (or the end): the reference pass and the
+# fast pass of each (`_FAST_PASSES`) must stop at the same place, so both are built from this one pattern.
+_BLOCK_REST: dict[str, str] = {
+    "```": _all(r"[^`]++|`(?!``)") + r"(?:```|\Z)",
+    "~~~": _all(r"[^~]++|~(?!~~)") + r"(?:~~~|\Z)",
+    "$$": _all(r"[^$]++|\$(?!\$)") + r"(?:\$\$|\Z)",
+}
+
 # Each construct is its own pass with a literal first character, guarded by an `in` test: Python's `re` then jumps
 # from candidate to candidate instead of trying every alternative at every character, which is what keeps the
 # whole step far below fastText's own cost. Unterminated blocks (a truncated completion) run to the end. A pass
@@ -305,9 +313,9 @@ def _all(alternatives: str) -> str:
 _REFERENCE_STRIP_PASSES: tuple[tuple[str, re.Pattern[str], Callable[[str], str] | None], ...] = (
     # A block runs to its first closing delimiter (or the end): the body is scanned in runs of characters that
     # cannot start one (possessive, so nothing is retried), which costs a fraction of a lazy `[\s\S]*?`.
-    ("```", re.compile(r"(```" + _all(r"[^`]++|`(?!``)") + r"(?:```|\Z))"), _code_residue),
-    ("~~~", re.compile(r"(~~~" + _all(r"[^~]++|~(?!~~)") + r"(?:~~~|\Z))"), _code_residue),
-    ("$$", re.compile(r"(\$\$" + _all(r"[^$]++|\$(?!\$)") + r"(?:\$\$|\Z))"), _math_residue),
+    ("```", re.compile("(```" + _BLOCK_REST["```"] + ")"), _code_residue),
+    ("~~~", re.compile("(~~~" + _BLOCK_REST["~~~"] + ")"), _code_residue),
+    ("$$", re.compile(r"(\$\$" + _BLOCK_REST["$$"] + ")"), _math_residue),
     ("\\[", re.compile(r"(\\\[" + _all(r"[^\\]++|\\(?!\])") + r"(?:\\\]|\Z))"), _math_residue),
     (
         "\\begin{",
@@ -403,19 +411,19 @@ _FAST_PASSES: dict[str, re.Pattern[str]] = {
         "```",
         _no_prose_body("`", "`(?!``)", _CODE_WORDS_MAX, True),
         r"(?:```|\Z)",
-        _all(r"[^`]++|`(?!``)") + r"(?:```|\Z)",
+        _BLOCK_REST["```"],
     ),
     "~~~": _fast(
         "~~~",
         _no_prose_body("~", "~(?!~~)", _CODE_WORDS_MAX, True),
         r"(?:~~~|\Z)",
-        _all(r"[^~]++|~(?!~~)") + r"(?:~~~|\Z)",
+        _BLOCK_REST["~~~"],
     ),
     "$$": _fast(
         "$$",
         _no_prose_body("$", r"\$(?!\$)", _MATH_WORDS_MAX, False),
         r"(?:\$\$|\Z)",
-        _all(r"[^$]++|\$(?!\$)") + r"(?:\$\$|\Z)",
+        _BLOCK_REST["$$"],
     ),
     # Inline spans are not empty: the lookahead keeps the fast alternative from matching `$$` or two backticks.
     "$": _fast("$", r"(?=[^$\n])" + _no_prose_body("$\n", "", _MATH_WORDS_MAX, False), r"\$", r"[^$\n]+\$"),

@@ -45,16 +45,18 @@ def _samples() -> list[str]:
     return [FENCE_THEN_PROSE, *thoughts]
 
 
-def _here(texts: list[str]) -> list[list[object]]:
-    # Through JSON, as the probe's output is: tuples become lists on both sides.
-    return json.loads(
-        json.dumps(
-            [
-                [text.strip_non_language(t), [(p.family, p.text, p.words) for p in text.language_pieces(t)]]
-                for t in texts
-            ]
-        )
+def _cut(python: str, texts: list[str]) -> dict[str, object]:
+    """The probe's output: `python`'s version and its cut of each of `texts`."""
+    run = subprocess.run(
+        [python, "-c", _PROBE, str(TEXT_MODULE)],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout)
 
 
 def _other_interpreters() -> list[Path]:
@@ -109,22 +111,16 @@ def test_no_possessive_repeat_of_a_group_in_the_verifiers_patterns() -> None:
     assert not bad, bad[:3]
 
 
-@pytest.mark.skipif(not _other_interpreters(), reason="no other CPython >= 3.11 in /usr/bin to compare with")
-@pytest.mark.parametrize("python", _other_interpreters(), ids=str)
+OTHER_PYTHONS = _other_interpreters()
+
+
+@pytest.mark.skipif(not OTHER_PYTHONS, reason="no other CPython >= 3.11 in /usr/bin to compare with")
+@pytest.mark.parametrize("python", OTHER_PYTHONS, ids=str)
 def test_the_system_interpreter_cuts_text_as_this_one_does(python: Path) -> None:
+    """The same probe, in this interpreter and in the system one."""
     samples = _samples()
-    run = subprocess.run(
-        [str(python), "-c", _PROBE, str(TEXT_MODULE)],
-        input=json.dumps(samples),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    theirs = json.loads(run.stdout)
-    mine = _here(samples)
-    differ = [i for i, (a, b) in enumerate(zip(mine, theirs["out"], strict=True)) if a != b]
+    mine, theirs = _cut(sys.executable, samples), _cut(str(python), samples)
+    differ = [i for i, (a, b) in enumerate(zip(mine["out"], theirs["out"], strict=True)) if a != b]
     assert not differ, (
         f"Python {theirs['version']} cuts {len(differ)} of {len(samples)} texts differently, "
         f"e.g. {samples[differ[0]][:200]!r}"
